@@ -1,0 +1,57 @@
+"""Wall time of each load stage, each sample in a fresh interpreter (asv ``timeraw_``).
+
+The timed statement and the untimed setup come from ``embedload.runtimes.timeraw_source``;
+the stages before the timed one run in the setup, in the same fresh interpreter.
+"""
+
+# Imported as a module: asv would collect a bare ``timeraw_source`` as a benchmark.
+from embedload import runtimes
+
+from . import common
+
+
+class _Stage:
+    env = runtimes.OFFLINE_ENV
+    number = common.TIMING["number"]
+    repeat = common.TIMING["repeat"]
+    rounds = common.TIMING["rounds"]
+    warmup_time = common.TIMING["warmup_time"]
+    timeout = common.TIMING["timeout"]
+
+    def _source(self, stage):
+        path = self.model.path.as_posix() if self.model is not None else None
+        return runtimes.timeraw_source(self.runtime, stage, path, runtimes.device_from_env())
+
+
+class Import(_Stage):
+    """``from sentence_transformers import SentenceTransformer`` (or the runtime's import)."""
+
+    params = (common.RUNTIMES, common.CACHES)
+    param_names = ["runtime", "cache"]
+
+    def setup(self, runtime, cache):
+        self.runtime = common.measurable(runtime, cache)
+        self.model = None
+
+    def timeraw_import(self, runtime, cache):
+        return self._source("import")
+
+
+class Load(_Stage):
+    """Constructing the model, its first encode, and the whole load timed as one."""
+
+    params = (common.MODELS, common.RUNTIMES, common.CACHES)
+    param_names = ["model", "runtime", "cache"]
+
+    def setup(self, model, runtime, cache):
+        self.runtime = common.measurable(runtime, cache)
+        self.model = common.resolve(model)
+
+    def timeraw_init(self, model, runtime, cache):
+        return self._source("init")
+
+    def timeraw_first_encode(self, model, runtime, cache):
+        return self._source("first_encode")
+
+    def timeraw_total(self, model, runtime, cache):
+        return self._source("total")

@@ -1,0 +1,91 @@
+"""Reading ``[tool.embedload]`` from a project's ``pyproject.toml``.
+
+The file is found from ``EMBEDLOAD_CONFIG`` if set, else by walking up from the current
+directory. A missing file is fine (everything has a default); a malformed one is an error
+that names the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONFIG_ENV = "EMBEDLOAD_CONFIG"
+
+#: The keys ``[tool.embedload]`` may hold. Later features add theirs here, so that a typo
+#: is caught instead of silently ignored.
+KNOWN_SECTIONS = {"models", "targets", "loader"}
+
+
+class ConfigError(ValueError):
+    """A ``pyproject.toml`` that cannot be used, with the file and key named."""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    section: dict = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def model_mapping(self) -> dict[str, Path]:
+        """``[tool.embedload.models]``: name -> folder, relative paths taken from the file's folder."""
+        raw = self.section.get("models", {})
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                f"{self.path}: [tool.embedload.models] must be a table of name = \"path\", "
+                f"found {type(raw).__name__}"
+            )
+        mapping = {}
+        for name, value in raw.items():
+            if not isinstance(value, str) or not value:
+                raise ConfigError(
+                    f"{self.path}: [tool.embedload.models] {name!r} must be a folder path "
+                    f"string, found {value!r}"
+                )
+            folder = Path(os.path.expanduser(value))
+            mapping[name] = folder if folder.is_absolute() else self.root / folder
+        return mapping
+
+
+def find_pyproject(start: Path | None = None) -> Path | None:
+    """``EMBEDLOAD_CONFIG`` if set, else the nearest ``pyproject.toml`` from ``start`` upwards."""
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_ENV}={explicit} does not name a file")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Load ``[tool.embedload]`` from ``path`` (default: :func:`find_pyproject`)."""
+    path = Path(path) if path is not None else find_pyproject()
+    if path is None:
+        return Config(path=None)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    section = data.get("tool", {}).get("embedload", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [tool.embedload] must be a table")
+    unknown = sorted(set(section) - KNOWN_SECTIONS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) in [tool.embedload]: {', '.join(unknown)}; "
+            f"expected one of {', '.join(sorted(KNOWN_SECTIONS))}"
+        )
+    return Config(path=path, section=section)

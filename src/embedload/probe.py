@@ -1,0 +1,126 @@
+"""Run the stages of one runtime in a fresh Python process and return per-stage figures.
+
+The child (``_probe_child.py``) is run from its source with ``python -c`` in an empty temporary
+folder, so nothing of ours or of the caller's working directory is importable in it. It gets
+``HF_HUB_OFFLINE=1``: a measurement never waits on the network. A child that fails or outlives
+its timeout raises :class:`ProbeError` with its stderr; it never yields a number.
+
+Result (``schema: embedload.probe/1``), all times in seconds and memory in bytes::
+
+    stages.<import|init|first_encode|total>.{seconds, peak_rss, peak_increase, rss_before, rss_after}
+    rss_start, rss_end, rss_growth        RSS before the first import, after first_encode, and growth
+    run_peak_rss                          peak RSS over the whole run (steady encodes included)
+    steady_encode_seconds, steady_encode_median
+    vector                                the first embedding, as floats
+    model, model_path, model_source, runtime, cache, device, python, versions, threads, memory_method
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .models import ResolvedModel
+from .runtimes import OFFLINE_ENV, PARTS, bindings, check_measurable, device_from_env
+
+SCHEMA = "embedload.probe/1"
+DEFAULT_TIMEOUT = 300.0
+STEADY_RUNS = 5
+_CHILD_SOURCE = Path(__file__).with_name("_probe_child.py")
+
+
+class ProbeError(RuntimeError):
+    """The measured child failed or hung. ``stderr`` holds what it printed."""
+
+    def __init__(self, message: str, stderr: str = ""):
+        super().__init__(message)
+        self.stderr = stderr
+
+    def last_error_line(self) -> str:
+        lines = [line for line in self.stderr.strip().splitlines() if line.strip()]
+        return lines[-1].strip() if lines else ""
+
+
+def child_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(OFFLINE_ENV)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_probe(
+    model: ResolvedModel,
+    runtime: str = "st-torch",
+    cache: str = "warm",
+    *,
+    device: str | None = None,
+    python: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    steady_runs: int = STEADY_RUNS,
+) -> dict:
+    """Measure every stage once, in one fresh process. Raises :class:`ProbeError` on failure."""
+    rt = check_measurable(runtime, cache)
+    device = device or device_from_env()
+    model_path = model.path.as_posix()
+    with tempfile.TemporaryDirectory(prefix="embedload-probe-") as workdir:
+        result_path = os.path.join(workdir, "result.json")
+        spec = {
+            "bindings": bindings(model_path, device),
+            "stages": [{"name": part, "code": rt.code(part)} for part in PARTS],
+            "steady_code": rt.code("first_encode"),
+            "steady_runs": steady_runs,
+            "distributions": list(rt.distributions),
+            "result_path": result_path,
+        }
+        cmd = [python or sys.executable, "-c", _CHILD_SOURCE.read_text(encoding="utf-8")]
+        try:
+            proc = subprocess.run(
+                cmd,
+                input=json.dumps(spec),
+                capture_output=True,
+                text=True,
+                cwd=workdir,
+                env=child_environ(),
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as exc:
+            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            raise ProbeError(f"probe of {runtime} timed out after {timeout:.0f} s", stderr) from None
+        if proc.returncode != 0 or not os.path.exists(result_path):
+            err = ProbeError(f"probe of {runtime} failed (exit code {proc.returncode})", proc.stderr)
+            detail = err.last_error_line()
+            if detail:
+                err.args = (f"{err.args[0]}: {detail}",)
+            raise err
+        with open(result_path, encoding="utf-8") as f:
+            result = json.load(f)
+
+    stages = result["stages"]
+    first, last = stages[PARTS[0]], stages[PARTS[-1]]
+    total_peak = max(stages[p]["peak_rss"] for p in PARTS)
+    stages["total"] = {
+        "start": first["start"],
+        "end": last["end"],
+        "seconds": last["end"] - first["start"],
+        "rss_before": result["rss_start"],
+        "peak_rss": total_peak,
+        "peak_increase": total_peak - result["rss_start"],
+        "rss_after": last["rss_after"],
+    }
+    result.update(
+        schema=SCHEMA,
+        model=model.name,
+        model_path=model_path,
+        model_source=model.source,
+        runtime=runtime,
+        cache=cache,
+        device=device,
+        steady_encode_median=statistics.median(result["steady_encode_seconds"]) if result["steady_encode_seconds"] else None,
+    )
+    return result

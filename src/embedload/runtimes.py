@@ -1,0 +1,140 @@
+"""The one place that says what each stage does for each runtime.
+
+A stage is a few lines of Python source. The asv ``timeraw_`` benchmarks paste that source into
+a fresh interpreter (earlier stages in the untimed setup string), and the probe executes the very
+same source in its own fresh interpreter. Nothing else defines a stage.
+
+Stages:
+
+``import``        what an application does first (``from sentence_transformers import ...``)
+``init``          construct the model from the resolved folder on the device
+``first_encode``  the first ``encode`` of one short sentence in that process
+``total``         the three above in one fresh process, timed as one
+
+The source of a stage may use these names, bound untimed before anything runs:
+``MODEL_PATH`` (str), ``DEVICE`` (str) and ``SENTENCE`` (str). ``init`` binds ``model``;
+``first_encode`` binds ``vector``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+#: The stages a load is made of, in order; ``total`` is all of them.
+PARTS = ("import", "init", "first_encode")
+STAGES = PARTS + ("total",)
+
+#: The fixed values of the suite's ``runtime`` and ``cache`` params (whatever is installed).
+RUNTIME_NAMES = ("st-torch", "st-onnx", "st-onnx-int8", "st-openvino", "fastembed")
+CACHE_STATES = ("warm", "cold")
+
+#: The sentence every first encode and steady-state encode embeds.
+SENTENCE = "The quick brown fox jumps over the lazy dog."
+
+DEVICE_ENV = "EMBEDLOAD_DEVICE"
+DEVICES = ("cpu", "cuda", "mps")
+
+#: Environment every measured child gets: a measurement never waits on the network.
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+class NotAvailable(NotImplementedError):
+    """A combination this machine or this version cannot measure. asv shows it as skipped.
+
+    Subclassing ``NotImplementedError`` is what makes asv treat a raise in ``setup`` as a skip.
+    """
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    description: str
+    import_code: str = ""
+    init_code: str = ""
+    encode_code: str = ""
+    #: Distributions whose versions every measurement records.
+    distributions: tuple[str, ...] = ()
+    #: Why this runtime cannot be measured yet; empty when it can.
+    unavailable: str = ""
+
+    def code(self, stage: str) -> str:
+        """The source of one stage; ``total`` is the parts in order."""
+        if stage == "total":
+            return "\n".join(self.code(part) for part in PARTS)
+        try:
+            return {"import": self.import_code, "init": self.init_code, "first_encode": self.encode_code}[stage]
+        except KeyError:
+            raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}") from None
+
+
+_ST_DISTRIBUTIONS = ("sentence-transformers", "transformers", "torch", "tokenizers", "numpy")
+
+RUNTIMES: dict[str, Runtime] = {
+    rt.name: rt
+    for rt in (
+        Runtime(
+            "st-torch",
+            "sentence-transformers with its torch backend",
+            import_code="from sentence_transformers import SentenceTransformer",
+            init_code="model = SentenceTransformer(MODEL_PATH, device=DEVICE)",
+            encode_code="vector = model.encode(SENTENCE)",
+            distributions=_ST_DISTRIBUTIONS,
+        ),
+        Runtime("st-onnx", "sentence-transformers backend='onnx'", unavailable="st-onnx is not implemented yet"),
+        Runtime("st-onnx-int8", "sentence-transformers ONNX, int8 dynamic quantization", unavailable="st-onnx-int8 is not implemented yet"),
+        Runtime("st-openvino", "sentence-transformers backend='openvino'", unavailable="st-openvino is not implemented yet"),
+        Runtime("fastembed", "fastembed (onnxruntime + tokenizers, no torch)", unavailable="fastembed is not implemented yet"),
+    )
+}
+
+#: Cache states that can be measured today, and why the others cannot.
+CACHE_UNAVAILABLE = {"cold": "cache=cold is not implemented yet (needs page-cache eviction)"}
+
+
+def get_runtime(name: str) -> Runtime:
+    try:
+        return RUNTIMES[name]
+    except KeyError:
+        raise ValueError(f"unknown runtime {name!r}; expected one of {', '.join(RUNTIME_NAMES)}") from None
+
+
+def check_measurable(runtime: str, cache: str) -> Runtime:
+    """The runtime, or :class:`NotAvailable` with a one-line reason."""
+    rt = get_runtime(runtime)
+    if cache not in CACHE_STATES:
+        raise ValueError(f"unknown cache state {cache!r}; expected one of {', '.join(CACHE_STATES)}")
+    if rt.unavailable:
+        raise NotAvailable(rt.unavailable)
+    if cache in CACHE_UNAVAILABLE:
+        raise NotAvailable(CACHE_UNAVAILABLE[cache])
+    return rt
+
+
+def device_from_env() -> str:
+    """The device measurements run on: ``EMBEDLOAD_DEVICE``, default ``cpu``."""
+    device = os.environ.get(DEVICE_ENV, "cpu").strip() or "cpu"
+    if device.split(":")[0] not in DEVICES:
+        raise ValueError(f"{DEVICE_ENV}={device!r} is not a device; expected one of {', '.join(DEVICES)} (e.g. cuda:0)")
+    return device
+
+
+def bindings(model_path: str | None, device: str) -> str:
+    """Source that binds the names a stage's code may use. Runs untimed."""
+    return f"MODEL_PATH = {model_path!r}\nDEVICE = {device!r}\nSENTENCE = {SENTENCE!r}"
+
+
+# timeit disables the garbage collector while it times; an application runs with it on.
+_GC_ON = "import gc\ngc.enable()"
+
+
+def timeraw_source(runtime: Runtime, stage: str, model_path: str | None, device: str) -> tuple[str, str]:
+    """``(timed statement, untimed setup)`` for an asv ``timeraw_`` benchmark of ``stage``.
+
+    The stages before ``stage`` run in the setup, in the same fresh interpreter.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+    before = [] if stage == "total" else list(PARTS[: PARTS.index(stage)])
+    setup = "\n".join([_GC_ON, bindings(model_path, device)] + [runtime.code(part) for part in before])
+    return runtime.code(stage), setup
