@@ -37,7 +37,7 @@ def resolve(model):
     try:
         return resolve_model(model, config())
     except ModelError as exc:
-        raise NotAvailable(str(exc).splitlines()[0]) from None
+        raise NotAvailable(exc.summary) from None
 
 
 def measurable(runtime, cache):

@@ -60,7 +60,14 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "onnx/model.onnx", "op
 
 
 class ModelError(LookupError):
-    """A model that cannot be used; the message says where we looked and what to do."""
+    """A model that cannot be used; the message says where we looked and what to do.
+
+    ``summary`` is the same in one line, for asv's skip reason and tables.
+    """
+
+    def __init__(self, message: str, summary: str | None = None):
+        super().__init__(message)
+        self.summary = summary or message.splitlines()[0]
 
 
 @dataclass(frozen=True)
@@ -208,12 +215,16 @@ def resolve_model(name: str, config: Config | None = None) -> ResolvedModel:
     )
     how.append(f'or map a local folder: [tool.embedload.models] "{name}" = "/path/to/folder"')
     known_names = ", ".join(KNOWN_MODELS)
+    summary = f"model {name!r} not found offline; " + (
+        known.install_hint if known and known.install_hint else "download it once or map it in [tool.embedload.models]"
+    )
     raise ModelError(
         f"model {name!r} not found (resolution never uses the network).\n"
         + "".join(f"  looked in {t}\n" for t in tried)
         + "  to make it available: "
         + "; ".join(how)
-        + (f"\n  known names: {known_names}" if not known else "")
+        + (f"\n  known names: {known_names}" if not known else ""),
+        summary,
     )
 
 
@@ -222,6 +233,7 @@ class ModelStatus:
     name: str
     resolved: ResolvedModel | None
     error: str | None
+    summary: str | None = None
 
 
 def model_statuses(config: Config | None = None) -> list[ModelStatus]:
@@ -233,5 +245,5 @@ def model_statuses(config: Config | None = None) -> list[ModelStatus]:
         try:
             statuses.append(ModelStatus(name, resolve_model(name, config), None))
         except ModelError as exc:
-            statuses.append(ModelStatus(name, None, str(exc)))
+            statuses.append(ModelStatus(name, None, str(exc), exc.summary))
     return statuses

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from .models import ResolvedModel
-from .runtimes import OFFLINE_ENV, PARTS, bindings, check_measurable, device_from_env
+from .runtimes import OFFLINE_ENV, PARTS, Runtime, bindings, check_measurable, device_from_env
 
 SCHEMA = "embedload.probe/1"
 DEFAULT_TIMEOUT = 300.0
@@ -56,7 +56,7 @@ def child_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def run_probe(
     model: ResolvedModel,
-    runtime: str = "st-torch",
+    runtime: str | Runtime = "st-torch",
     cache: str = "warm",
     *,
     device: str | None = None,
@@ -64,8 +64,12 @@ def run_probe(
     timeout: float = DEFAULT_TIMEOUT,
     steady_runs: int = STEADY_RUNS,
 ) -> dict:
-    """Measure every stage once, in one fresh process. Raises :class:`ProbeError` on failure."""
-    rt = check_measurable(runtime, cache)
+    """Measure every stage once, in one fresh process. Raises :class:`ProbeError` on failure.
+
+    ``runtime`` is a name from :data:`~embedload.runtimes.RUNTIMES` or a :class:`Runtime`.
+    """
+    rt = runtime if isinstance(runtime, Runtime) else check_measurable(runtime, cache)
+    runtime = rt.name
     device = device or device_from_env()
     model_path = model.path.as_posix()
     with tempfile.TemporaryDirectory(prefix="embedload-probe-") as workdir:

@@ -1,0 +1,254 @@
+"""Reading asv results through asv's own results API (``asv.results``), for any asv suite.
+
+One :class:`Measurement` per benchmark and parameter combination, with its samples and stats
+when asv recorded them, and a status: ``ok``, ``skipped`` (asv's NaN, from a
+``NotImplementedError`` in setup) or ``failed`` (asv's None). The reason for a skip or a failure
+comes from the stderr asv stored for the benchmark.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import math
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Our suite's benchmarks: (name, stage or figure).
+TIMING_BENCHMARKS = {
+    "bench_timing.Import.timeraw_import": "import",
+    "bench_timing.Load.timeraw_init": "init",
+    "bench_timing.Load.timeraw_first_encode": "first_encode",
+    "bench_timing.Load.timeraw_total": "total",
+}
+MEMORY_BENCHMARKS = {
+    "bench_memory.Memory.track_peak_rss_import": "peak_rss_import",
+    "bench_memory.Memory.track_peak_rss_init": "peak_rss_init",
+    "bench_memory.Memory.track_peak_rss_first_encode": "peak_rss_first_encode",
+    "bench_memory.Memory.track_peak_rss_total": "peak_rss_total",
+    "bench_memory.Memory.track_peak_increase_init": "peak_increase_init",
+    "bench_memory.Memory.track_peak_increase_first_encode": "peak_increase_first_encode",
+    "bench_memory.Memory.track_rss_growth_total": "rss_growth",
+}
+
+
+class ResultsError(RuntimeError):
+    """Results that cannot be read or do not exist; the message says what to do."""
+
+
+@dataclass
+class Measurement:
+    benchmark: str
+    params: dict[str, str]
+    value: float | None
+    unit: str | None
+    status: str  # ok | skipped | failed
+    reason: str = ""
+    stats: dict | None = None
+    samples: list[float] | None = None
+    env_name: str = ""
+    env_vars: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if not self.params:
+            return self.benchmark
+        return f"{self.benchmark}({', '.join(self.params.values())})"
+
+    def spread(self) -> tuple[float, float] | None:
+        """(q25, q75) when asv recorded them."""
+        if self.stats and self.stats.get("q_25") is not None:
+            return self.stats["q_25"], self.stats["q_75"]
+        return None
+
+
+@dataclass
+class CommitResults:
+    commit: str
+    machine: str
+    measurements: list[Measurement]
+    versions: dict[str, str]
+    files: list[str]
+
+    def ok(self) -> list[Measurement]:
+        return [m for m in self.measurements if m.status == "ok"]
+
+
+def _unquote(value: str) -> str:
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+    return parsed if isinstance(parsed, str) else value
+
+
+def _reasons_from_stderr(stderr: str, param_names: list[str]) -> dict[tuple, str]:
+    """Map a params tuple to the skip/failure reason asv captured on stderr.
+
+    asv prints ``For parameters: 'a', 'b'`` before each combination's output.
+    """
+    reasons = {}
+    blocks = re.split(r"^For parameters: (.*)$", stderr or "", flags=re.M)
+    # blocks: [preamble, params1, text1, params2, text2, ...]
+    for params_text, text in zip(blocks[1::2], blocks[2::2]):
+        try:
+            values = ast.literal_eval(f"({params_text},)")
+        except (ValueError, SyntaxError):
+            continue
+        reasons[tuple(str(v) for v in values)] = _first_reason(text)
+    if not param_names and stderr:
+        reasons[()] = _first_reason(stderr)
+    return reasons
+
+
+def _first_reason(text: str) -> str:
+    skipped = re.search(r"asv: skipped: \w+\((['\"])(.*)\1\)", text)
+    if skipped:
+        return skipped.group(2).replace("\\'", "'")
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"^\w*(Error|Exception)\b", line)]
+    return (errors[-1] if errors else lines[-1] if lines else "")[:500]
+
+
+def resolve_commit(ref: str, repo: Path | None = None) -> str:
+    """A git ref (branch, tag, HEAD, hash prefix) as a full hash."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ResultsError("git is not installed; pass a full commit hash") from None
+    if out.returncode != 0:
+        if re.fullmatch(r"[0-9a-f]{4,40}", ref):
+            return ref  # maybe a commit that only exists in the results
+        raise ResultsError(f"unknown commit {ref!r}: git rev-parse could not resolve it in {repo or Path.cwd()}")
+    return out.stdout.strip()
+
+
+def list_machines(results_dir: Path) -> list[str]:
+    if not results_dir.is_dir():
+        return []
+    return sorted(p.name for p in results_dir.iterdir() if (p / "machine.json").is_file())
+
+
+def default_machine(results_dir: Path) -> str:
+    """The machine asv would use here, or the only one with results."""
+    from asv.machine import Machine
+
+    machines = list_machines(results_dir)
+    try:
+        name = Machine.get_unique_machine_name()
+    except Exception:
+        name = None
+    if name in machines:
+        return name
+    if len(machines) == 1:
+        return machines[0]
+    if not machines:
+        raise ResultsError(f"no asv results in {results_dir}: run `asv run` first (or pass --results DIR)")
+    raise ResultsError(f"{results_dir} holds results of several machines ({', '.join(machines)}); pick one with --machine")
+
+
+def load_benchmark_info(results_dir: Path) -> dict:
+    """asv's ``benchmarks.json`` (param names, units); empty if absent."""
+    path = results_dir / "benchmarks.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path} is corrupt ({exc}); re-run `asv run` to rewrite it") from None
+    data.pop("version", None)
+    return data
+
+
+def load_commit_results(results_dir: Path | str, machine: str, commit: str) -> CommitResults:
+    """Every measurement asv stored for ``commit`` on ``machine`` (all environments)."""
+    from asv import util
+    from asv.results import Results, get_result_hash_from_prefix, iter_results_paths
+
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise ResultsError(f"results folder {results_dir} does not exist: run `asv run` first, or pass --results DIR")
+    if not (results_dir / machine / "machine.json").is_file():
+        known = ", ".join(list_machines(results_dir)) or "none"
+        raise ResultsError(f"no results for machine {machine!r} in {results_dir} (machines with results: {known})")
+    try:
+        short = get_result_hash_from_prefix(str(results_dir), machine, commit)
+    except util.UserError as exc:
+        raise ResultsError(str(exc)) from None
+    if short is None:
+        raise ResultsError(
+            f"no results for commit {commit[:12]} on machine {machine!r} in {results_dir}: "
+            f"run `asv run {commit[:12]}^!` first"
+        )
+    info = load_benchmark_info(results_dir)
+    measurements: list[Measurement] = []
+    versions: dict[str, str] = {}
+    files = []
+    for root, filename, _machine in iter_results_paths(str(results_dir / machine)):
+        if filename.split("-")[0] != short:
+            continue
+        path = os.path.join(root, filename)
+        try:
+            result = Results.load(path, machine_name=machine)
+        except util.UserError as exc:
+            raise ResultsError(f"cannot read {path}: {exc}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ResultsError(f"{path} is corrupt ({type(exc).__name__}: {exc})") from None
+        files.append(path)
+        versions.update({k.removeprefix("req-"): v for k, v in result.params.items() if k.startswith("req-")})
+        measurements.extend(_measurements(result, info))
+    return CommitResults(commit=commit, machine=machine, measurements=measurements, versions=versions, files=files)
+
+
+def _measurements(result, info: dict) -> list[Measurement]:
+    out = []
+    for key in sorted(result.get_all_result_keys()):
+        params = result.get_result_params(key)
+        bench = info.get(key, {})
+        names = bench.get("param_names") or [f"param{i + 1}" for i in range(len(params))]
+        values = result.get_result_value(key, params)
+        stats = result.get_result_stats(key, params)
+        samples = result.get_result_samples(key, params)
+        combos = list(itertools.product(*params)) if params else [()]
+        if not params:
+            values, stats, samples = [values], [stats], [samples]
+        reasons = _reasons_from_stderr(result.stderr.get(key, ""), names)
+        for i, combo in enumerate(combos):
+            plain = tuple(_unquote(v) for v in combo)
+            value = values[i] if values is not None else None
+            if value is None:
+                status = "failed"
+            elif isinstance(value, float) and math.isnan(value):
+                status, value = "skipped", None
+            else:
+                status = "ok"
+            reason = ""
+            if status != "ok":
+                reason = reasons.get(plain, "") or (
+                    "benchmark failed (no stderr recorded)" if status == "failed" else "skipped"
+                )
+            out.append(
+                Measurement(
+                    benchmark=key,
+                    params=dict(zip(names, plain)),
+                    value=value,
+                    unit=bench.get("unit"),
+                    status=status,
+                    reason=reason,
+                    stats=(stats[i] if stats else None) if status == "ok" else None,
+                    samples=(samples[i] if samples else None) if status == "ok" else None,
+                    env_name=result.env_name,
+                    env_vars=dict(result.env_vars or {}),
+                )
+            )
+    return out
