@@ -29,8 +29,8 @@ bench: setup
 	$(BIN)/embedload show --commit HEAD
 
 test: setup
-	$(BIN)/python -m pytest
 	$(BIN)/asv machine --yes > /dev/null
+	$(BIN)/python -m pytest
 	$(BIN)/asv check -E existing:$(BIN)/python
 	$(BIN)/asv run --quick --dry-run --show-stderr -E existing:$(BIN)/python
 

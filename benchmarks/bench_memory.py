@@ -53,11 +53,12 @@ class Memory:
     setup_cache.timeout = 1800
 
     def setup(self, figures, model, runtime, cache):
-        self.figures = figures[_key(model, runtime, cache)]
-        if "skip" in self.figures:
-            raise NotAvailable(self.figures["skip"])
-        if "error" in self.figures:
-            raise RuntimeError(self.figures["error"])
+        with common.recorded(self, (model, runtime, cache)):
+            self.figures = figures[_key(model, runtime, cache)]
+            if "skip" in self.figures:
+                raise NotAvailable(self.figures["skip"])
+            if "error" in self.figures:
+                raise RuntimeError(self.figures["error"])
 
     def track_peak_rss_import(self, figures, model, runtime, cache):
         return self.figures["peak_rss_import"]

@@ -30,8 +30,9 @@ class Import(_Stage):
     param_names = ["runtime", "cache"]
 
     def setup(self, runtime, cache):
-        self.runtime = common.measurable(runtime, cache)
-        self.model = None
+        with common.recorded(self, (runtime, cache)):
+            self.runtime = common.measurable(runtime, cache)
+            self.model = None
 
     def timeraw_import(self, runtime, cache):
         return self._source("import")
@@ -44,8 +45,9 @@ class Load(_Stage):
     param_names = ["model", "runtime", "cache"]
 
     def setup(self, model, runtime, cache):
-        self.runtime = common.measurable(runtime, cache)
-        self.model = common.resolve(model)
+        with common.recorded(self, (model, runtime, cache)):
+            self.runtime = common.measurable(runtime, cache)
+            self.model = common.resolve(model)
 
     def timeraw_init(self, model, runtime, cache):
         return self._source("init")

@@ -1,23 +1,30 @@
-"""Params and the one helper the benchmark modules share.
+"""Params and the few helpers the benchmark modules share.
 
 The suite must be importable whatever is installed: params are fixed strings, nothing heavy is
 imported here, and an unavailable combination raises ``NotImplementedError`` in ``setup`` (asv
-then shows it as skipped, with the reason in its log).
+then shows it as skipped). asv runs these modules from the working tree against the embedload of
+the commit being measured, so they only use embedload's stable API.
 """
 
+import contextlib
 from pathlib import Path
 
-from embedload.models import KNOWN_MODELS, ModelError, resolve_model
 from embedload.config import ConfigError, load_config
+from embedload.models import KNOWN_MODELS, ModelError, resolve_model
 from embedload.runtimes import CACHE_STATES, RUNTIME_NAMES, NotAvailable, check_measurable
+
+try:
+    from embedload import reasons
+except ImportError:  # an embedload that predates reasons: skips still work, unrecorded
+    reasons = None
 
 MODELS = tuple(KNOWN_MODELS)
 RUNTIMES = RUNTIME_NAMES
 CACHES = CACHE_STATES
 
 # Timing: a fresh interpreter per sample. rounds x repeat = 8 samples per benchmark, enough for
-# asv's Mann-Whitney test to reject (it needs C(n+m, n) > 500, i.e. n = m >= 6). asv's warm-up
-# sample (warmup_time > 0) is discarded; it also makes sure the files are in the page cache.
+# asv's Mann-Whitney test to reject (it needs C(n+m, n) > 500, i.e. n = m >= 6). asv's one
+# warm-up sample per round is discarded; it also brings the files into the page cache.
 TIMING = dict(number=1, repeat=4, rounds=2, warmup_time=0.01, timeout=600)
 
 # The suite's own pyproject.toml, for [tool.embedload.models]: asv runs benchmarks from a
@@ -33,12 +40,28 @@ def config():
 
 
 def resolve(model):
-    """The resolved model, or a skip with the first line of the reason."""
+    """The resolved model, or a skip with a one-line reason."""
     try:
         return resolve_model(model, config())
     except ModelError as exc:
-        raise NotAvailable(exc.summary) from None
+        raise NotAvailable(getattr(exc, "summary", str(exc).splitlines()[0])) from None
 
 
 def measurable(runtime, cache):
     return check_measurable(runtime, cache)
+
+
+@contextlib.contextmanager
+def recorded(benchmark, params):
+    """Keep the reason for a skip or a setup failure, which asv prints but does not save."""
+    name = f"{type(benchmark).__module__.rsplit('.', 1)[-1]}.{type(benchmark).__qualname__}"
+    try:
+        yield
+    except NotImplementedError as exc:
+        if reasons:
+            reasons.record(name, params, "skipped", str(exc))
+        raise
+    except Exception as exc:
+        if reasons:
+            reasons.record(name, params, "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        raise

@@ -63,10 +63,13 @@ def run_probe(
     python: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     steady_runs: int = STEADY_RUNS,
+    launcher: tuple[str, ...] = (),
 ) -> dict:
     """Measure every stage once, in one fresh process. Raises :class:`ProbeError` on failure.
 
     ``runtime`` is a name from :data:`~embedload.runtimes.RUNTIMES` or a :class:`Runtime`.
+    ``launcher`` is prepended to the child's command line (e.g. ``("/usr/bin/time", "-v")``);
+    what it prints on stderr is returned as ``launcher_stderr``.
     """
     rt = runtime if isinstance(runtime, Runtime) else check_measurable(runtime, cache)
     runtime = rt.name
@@ -82,7 +85,7 @@ def run_probe(
             "distributions": list(rt.distributions),
             "result_path": result_path,
         }
-        cmd = [python or sys.executable, "-c", _CHILD_SOURCE.read_text(encoding="utf-8")]
+        cmd = [*launcher, python or sys.executable, "-c", _CHILD_SOURCE.read_text(encoding="utf-8")]
         try:
             proc = subprocess.run(
                 cmd,
@@ -125,6 +128,7 @@ def run_probe(
         runtime=runtime,
         cache=cache,
         device=device,
+        launcher_stderr=proc.stderr if launcher else None,
         steady_encode_median=statistics.median(result["steady_encode_seconds"]) if result["steady_encode_seconds"] else None,
     )
     return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from .results import MEMORY_BENCHMARKS, TIMING_BENCHMARKS, CommitResults, Measurement
 from .runtimes import PARTS, STAGES
@@ -107,17 +107,29 @@ def format_results_table(results: CommitResults) -> str:
     else:
         out.append("no measured results for our suite's benchmarks")
 
-    skipped = Counter(m.reason for m in results.measurements if m.status == "skipped")
-    failed = [m for m in results.measurements if m.status == "failed"]
-    if skipped:
-        out.append(f"skipped: {sum(skipped.values())} benchmark/param combinations")
-        out.extend(f"  {count:>4} × {reason}" for reason, count in skipped.most_common())
-    if failed:
-        out.append(f"FAILED: {len(failed)}")
-        out.extend(f"  {m.label}: {m.reason}" for m in failed)
+    out.extend(format_not_measured(results.measurements))
     if results.versions:
         out.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(results.versions.items()) if v))
     return "\n".join(out)
+
+
+def format_not_measured(measurements: list[Measurement], examples: int = 3) -> list[str]:
+    """Skipped and failed combinations, grouped by reason, with a few examples of each."""
+    lines = []
+    for status, title in (("failed", "FAILED"), ("skipped", "skipped")):
+        by_reason: dict[str, list[Measurement]] = defaultdict(list)
+        for m in measurements:
+            if m.status == status:
+                by_reason[m.reason].append(m)
+        if not by_reason:
+            continue
+        lines.append(f"{title}: {sum(len(v) for v in by_reason.values())} benchmark/param combinations")
+        for reason, ms in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+            lines.append(f"  {len(ms):>4} × {reason}")
+            if status == "failed":
+                shown = ", ".join(m.label for m in ms[:examples])
+                lines.append(f"         e.g. {shown}" + (f" (+{len(ms) - examples} more)" if len(ms) > examples else ""))
+    return lines
 
 
 def _consistency_lines(timing, imports) -> list[str]:

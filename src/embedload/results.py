@@ -18,6 +18,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import reasons
+
 #: Our suite's benchmarks: (name, stage or figure).
 TIMING_BENCHMARKS = {
     "bench_timing.Import.timeraw_import": "import",
@@ -170,8 +172,14 @@ def load_benchmark_info(results_dir: Path) -> dict:
     return data
 
 
-def load_commit_results(results_dir: Path | str, machine: str, commit: str) -> CommitResults:
-    """Every measurement asv stored for ``commit`` on ``machine`` (all environments)."""
+def load_commit_results(
+    results_dir: Path | str, machine: str, commit: str, reasons_dir: Path | str | None = None
+) -> CommitResults:
+    """Every measurement asv stored for ``commit`` on ``machine`` (all environments).
+
+    Skip and failure reasons come from the suite's reasons files (``reasons_dir``, default
+    ``<results_dir>/../reasons``), since asv does not save them.
+    """
     from asv import util
     from asv.results import Results, get_result_hash_from_prefix, iter_results_paths
 
@@ -191,6 +199,7 @@ def load_commit_results(results_dir: Path | str, machine: str, commit: str) -> C
             f"run `asv run {commit[:12]}^!` first"
         )
     info = load_benchmark_info(results_dir)
+    reasons_dir = Path(reasons_dir) if reasons_dir else results_dir.parent / "reasons"
     measurements: list[Measurement] = []
     versions: dict[str, str] = {}
     files = []
@@ -206,11 +215,13 @@ def load_commit_results(results_dir: Path | str, machine: str, commit: str) -> C
             raise ResultsError(f"{path} is corrupt ({type(exc).__name__}: {exc})") from None
         files.append(path)
         versions.update({k.removeprefix("req-"): v for k, v in result.params.items() if k.startswith("req-")})
-        measurements.extend(_measurements(result, info))
+        recorded = reasons.load(reasons_dir, result.commit_hash, result.env_name)
+        measurements.extend(_measurements(result, info, recorded))
     return CommitResults(commit=commit, machine=machine, measurements=measurements, versions=versions, files=files)
 
 
-def _measurements(result, info: dict) -> list[Measurement]:
+def _measurements(result, info: dict, recorded: dict | None = None) -> list[Measurement]:
+    recorded = recorded or {}
     out = []
     for key in sorted(result.get_all_result_keys()):
         params = result.get_result_params(key)
@@ -222,7 +233,8 @@ def _measurements(result, info: dict) -> list[Measurement]:
         combos = list(itertools.product(*params)) if params else [()]
         if not params:
             values, stats, samples = [values], [stats], [samples]
-        reasons = _reasons_from_stderr(result.stderr.get(key, ""), names)
+        from_stderr = _reasons_from_stderr(result.stderr.get(key, ""), names)
+        benchmark_class = key.rsplit(".", 1)[0]
         for i, combo in enumerate(combos):
             plain = tuple(_unquote(v) for v in combo)
             value = values[i] if values is not None else None
@@ -234,8 +246,10 @@ def _measurements(result, info: dict) -> list[Measurement]:
                 status = "ok"
             reason = ""
             if status != "ok":
-                reason = reasons.get(plain, "") or (
-                    "benchmark failed (no stderr recorded)" if status == "failed" else "skipped"
+                reason = (
+                    recorded.get((benchmark_class, tuple(str(v) for v in plain)))
+                    or from_stderr.get(tuple(str(v) for v in plain))
+                    or f"{status}; asv keeps no reason: `asv run --show-stderr --bench '{key}' {result.commit_hash[:8]}^!` shows it"
                 )
             out.append(
                 Measurement(

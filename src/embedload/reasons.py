@@ -1,0 +1,56 @@
+"""Why a benchmark was skipped or failed, kept beside asv's results.
+
+asv prints a skip's reason but does not save it ("stderr and errcode are not saved to files"),
+so a gate reading the results later could only say "skipped". The suite therefore appends one
+JSON line per skip or failure to ``<ASV_CONF_DIR>/.asv/reasons/<commit>-<env>.jsonl`` (asv sets
+those variables in every benchmark process), and :mod:`embedload.results` joins them back.
+Outside asv (no ``ASV_COMMIT``) nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+REASONS_SUBDIR = os.path.join(".asv", "reasons")
+
+
+def reasons_file(conf_dir: str | Path, commit: str, env_name: str) -> Path:
+    return Path(conf_dir) / REASONS_SUBDIR / f"{commit[:8]}-{env_name}.jsonl"
+
+
+def record(benchmark_class: str, params: tuple, kind: str, reason: str) -> None:
+    """Append one reason for the current asv run; a no-op outside asv."""
+    commit, conf_dir, env_name = (os.environ.get(k) for k in ("ASV_COMMIT", "ASV_CONF_DIR", "ASV_ENV_NAME"))
+    if not (commit and conf_dir and env_name):
+        return
+    path = reasons_file(conf_dir, commit, env_name)
+    line = json.dumps({"class": benchmark_class, "params": [str(p) for p in params], "kind": kind, "reason": reason})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One short line per O_APPEND write: concurrent writers cannot interleave it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # losing a reason must never turn a skip into a failure
+
+
+def load(reasons_dir: Path, commit: str, env_name: str) -> dict[tuple[str, tuple], str]:
+    """(benchmark class, params) -> the last reason recorded for that commit and environment."""
+    path = Path(reasons_dir) / f"{commit[:8]}-{env_name}.jsonl"
+    found: dict[tuple[str, tuple], str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            found[(entry["class"], tuple(entry["params"]))] = entry["reason"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a torn line from a killed run
+    return found

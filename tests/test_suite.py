@@ -1,0 +1,107 @@
+"""The asv suite: fixed params, skips with reasons, stage source that runs under asv_runner."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO))
+from benchmarks import bench_memory, bench_timing  # noqa: E402
+
+from embedload import runtimes  # noqa: E402
+from embedload.models import resolve_model  # noqa: E402
+
+MODELS = ("all-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2", "all-mpnet-base-v2")
+RUNTIMES = ("st-torch", "st-onnx", "st-onnx-int8", "st-openvino", "fastembed")
+CACHES = ("warm", "cold")
+
+
+def test_params_are_fixed_strings():
+    assert bench_timing.Import.params == (RUNTIMES, CACHES)
+    assert bench_timing.Import.param_names == ["runtime", "cache"]
+    for cls in (bench_timing.Load, bench_memory.Memory):
+        assert cls.params == (MODELS, RUNTIMES, CACHES)
+        assert cls.param_names == ["model", "runtime", "cache"]
+
+
+def test_enough_samples_for_mann_whitney():
+    from asv._stats import binom
+
+    n = bench_timing.Load.repeat * bench_timing.Load.rounds
+    assert n >= 6 and 1 / binom(2 * n, n) < 0.002  # asv's condition for running the test
+    assert bench_timing.Load.number == 1  # one fresh interpreter per sample
+    assert bench_timing.Load.timeout and bench_memory.Memory.timeout
+
+
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (("all-MiniLM-L6-v2", "st-onnx", "warm"), "st-onnx is not implemented yet"),
+        (("all-MiniLM-L6-v2", "fastembed", "warm"), "fastembed is not implemented yet"),
+        (("all-MiniLM-L6-v2", "st-torch", "cold"), "cache=cold is not implemented yet"),
+        (("no-such-model", "st-torch", "warm"), "model 'no-such-model' not found offline"),
+    ],
+)
+def test_unavailable_combinations_skip_with_one_line_reason(args, reason):
+    with pytest.raises(NotImplementedError) as err:
+        bench_timing.Load().setup(*args)
+    assert str(err.value).startswith(reason)
+    assert "\n" not in str(err.value)
+
+
+def test_memory_setup_skips_and_fails_from_the_cache():
+    figures = {
+        "a|st-onnx|warm": {"skip": "st-onnx is not implemented yet"},
+        "a|st-torch|warm": {"error": "probe of st-torch failed: boom"},
+    }
+    with pytest.raises(NotImplementedError, match="st-onnx"):
+        bench_memory.Memory().setup(figures, "a", "st-onnx", "warm")
+    with pytest.raises(RuntimeError, match="boom"):  # a failure, not a skip
+        bench_memory.Memory().setup(figures, "a", "st-torch", "warm")
+
+
+def test_stage_setup_holds_the_earlier_stages():
+    rt = runtimes.get_runtime("st-torch")
+    stmt, setup = runtimes.timeraw_source(rt, "first_encode", "/m", "cpu")
+    assert stmt == rt.encode_code
+    assert rt.import_code in setup and rt.init_code in setup and "gc.enable()" in setup
+    stmt, setup = runtimes.timeraw_source(rt, "total", "/m", "cpu")
+    assert stmt.splitlines() == [rt.import_code, rt.init_code, rt.encode_code]
+    assert rt.import_code not in setup
+    with pytest.raises(ValueError, match="unknown stage"):
+        runtimes.timeraw_source(rt, "warmup", "/m", "cpu")
+
+
+def test_device_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("EMBEDLOAD_DEVICE", raising=False)
+    assert runtimes.device_from_env() == "cpu"
+    monkeypatch.setenv("EMBEDLOAD_DEVICE", "cuda:1")
+    assert runtimes.device_from_env() == "cuda:1"
+    monkeypatch.setenv("EMBEDLOAD_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="EMBEDLOAD_DEVICE='gpu'"):
+        runtimes.device_from_env()
+
+
+@pytest.mark.parametrize("stage", ["init", "total"])
+def test_timeraw_source_runs_in_asv_runners_timer(tiny_model, stage):
+    """The (stmt, setup) pair goes through asv_runner's own separate-process timer."""
+    from asv_runner.benchmarks.timeraw import _SeparateProcessTimer
+
+    rt = runtimes.get_runtime("st-torch")
+    model = resolve_model(str(tiny_model))
+    source = runtimes.timeraw_source(rt, stage, model.path.as_posix(), "cpu")
+    seconds = _SeparateProcessTimer(lambda: source, env=runtimes.OFFLINE_ENV).timeit(number=1)
+    assert 0 < seconds < 120
+    if stage == "total":
+        assert seconds > 0.5  # includes importing torch
+
+
+def test_asv_check_passes():
+    out = subprocess.run(
+        [sys.executable, "-m", "asv", "check", "-E", f"existing:{sys.executable}"],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "No problems found" in out.stdout
