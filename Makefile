@@ -24,7 +24,7 @@ setup: $(BIN)/embedload
 
 bench: setup
 	$(BIN)/asv machine --yes > /dev/null
-	$(BIN)/asv run HEAD^! --show-stderr
+	$(BIN)/asv run HEAD^! --record-samples --show-stderr
 	@echo
 	$(BIN)/embedload show --commit HEAD
 

@@ -23,9 +23,11 @@ RUNTIMES = RUNTIME_NAMES
 CACHES = CACHE_STATES
 
 # Timing: a fresh interpreter per sample. rounds x repeat = 8 samples per benchmark, enough for
-# asv's Mann-Whitney test to reject (it needs C(n+m, n) > 500, i.e. n = m >= 6). asv's one
-# warm-up sample per round is discarded; it also brings the files into the page cache.
-TIMING = dict(number=1, repeat=4, rounds=2, warmup_time=0.01, timeout=600)
+# asv's Mann-Whitney test to reject (it needs C(n+m, n) > 500, i.e. n = m >= 6). asv interleaves
+# rounds across benchmarks, so 4 rounds of 2 spread each benchmark over 4 time windows: on this
+# shared machine drift between windows was up to 10%, and fewer, longer rounds let it bias one
+# stage against another. asv's one warm-up sample per round is discarded.
+TIMING = dict(number=1, repeat=2, rounds=4, warmup_time=0.01, timeout=600)
 
 # The suite's own pyproject.toml, for [tool.embedload.models]: asv runs benchmarks from a
 # temporary folder, so the file is not found by walking up from the working directory.

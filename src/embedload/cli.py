@@ -1,4 +1,4 @@
-"""``embedload`` command line: ``models``, ``probe``, ``show``.
+"""``embedload`` command line: ``models``, ``probe``, ``show``, ``gate``, ``profile``.
 
 Errors meant for people (unknown model, broken folder, missing results) print one clear message
 and exit 2; they never print a traceback.
@@ -15,7 +15,9 @@ from . import __version__
 from .config import ConfigError, load_config
 from .models import DEFAULT_MODEL, ModelError, model_statuses, resolve_model
 from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
-from .report import format_bytes, format_probe, format_results_table
+from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, evaluate, load_baseline_file
+from .profile import dump, measurements_from_runs, profile_document, profile_runs, stderr_progress, write_new_file
+from .report import RENDERERS, format_bytes, format_probe, format_results_table
 from .results import ResultsError, default_machine, load_commit_results, resolve_commit
 from .runtimes import CACHE_STATES, RUNTIME_NAMES, NotAvailable
 
@@ -84,6 +86,108 @@ def _cmd_show(args) -> int:
     return 0
 
 
+def _parse_fail_on(text: str) -> tuple[str, ...]:
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
+    bad = [p for p in parts if p not in FAIL_ON_CHOICES]
+    if bad or not parts:
+        raise argparse.ArgumentTypeError(
+            f"--fail-on takes a comma-separated list of {', '.join(FAIL_ON_CHOICES)}; got {text!r}"
+        )
+    return parts
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--threshold must be a number such as 1.2, got {text!r}") from None
+    if not value > 1.0:
+        raise argparse.ArgumentTypeError(f"--threshold is a slowdown factor and must be > 1 (e.g. 1.2 = 20%), got {value}")
+    return value
+
+
+def _emit(report, args) -> int:
+    text = RENDERERS[args.format](report)
+    if args.output:
+        try:
+            write_new_file(Path(args.output), text, force=args.force)
+        except (FileExistsError, FileNotFoundError) as exc:
+            raise UserError(str(exc)) from None
+        print(f"{report.verdict}\nreport written to {args.output} ({args.format})", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return report.exit_code
+
+
+def _cmd_gate(args) -> int:
+    config = load_config(args.config)
+    results_dir = Path(args.results) if args.results else _results_dir_from_asv_conf()
+    machine = args.machine or default_machine(results_dir)
+    commit = resolve_commit(args.commit)
+    current = load_commit_results(results_dir, machine, commit)
+    baseline = baseline_name = None
+    problems = []
+    if args.baseline:
+        candidate = Path(args.baseline)
+        if candidate.is_file():
+            baseline, baseline_name = load_baseline_file(candidate, results_dir)
+            if candidate.resolve() in {Path(f).resolve() for f in current.files}:
+                problems.append(f"the baseline {candidate} is the current results file")
+        elif candidate.suffix == ".json" or "/" in args.baseline and not candidate.exists():
+            raise UserError(f"baseline file {candidate} does not exist")
+        else:
+            base_commit = resolve_commit(args.baseline)
+            baseline_name = f"{args.baseline} ({base_commit[:8]})"
+            if base_commit == commit:
+                problems.append(f"the baseline {args.baseline} is the same commit as the current results ({commit[:8]})")
+            baseline = load_commit_results(results_dir, machine, base_commit).measurements
+    env = {k: v for m in current.measurements for k, v in m.env_vars.items()}
+    report = evaluate(
+        current.measurements, config=config, commit=commit, machine=machine, baseline=baseline,
+        baseline_name=baseline_name, threshold=args.threshold, fail_on=args.fail_on, env=env,
+        versions=current.versions,
+    )
+    report.problems[:0] = problems
+    return _emit(report, args)
+
+
+def _cmd_profile(args) -> int:
+    config = load_config(args.config)
+    if args.cold_start:
+        raise UserError("--cold-start is not implemented yet: page-cache eviction comes with the cold-start work")
+    if args.output and Path(args.output).exists() and not args.force:
+        raise UserError(f"{args.output} already exists; pass --force to replace it, or choose another --output")
+    models = [resolve_model(name, config) for name in (args.model or [DEFAULT_MODEL])]
+    baseline = baseline_name = None
+    if args.baseline:
+        baseline, baseline_name = load_baseline_file(Path(args.baseline), None)
+    cache = "cold" if args.cold_start else "warm"
+    print(f"profiling {', '.join(m.name for m in models)} with {args.runtime} ({cache}), {args.runs} fresh process(es) each",
+          file=sys.stderr, flush=True)
+    try:
+        runs = profile_runs(models, args.runtime, cache, args.runs, timeout=args.timeout, progress=stderr_progress)
+    except ProbeError as exc:
+        tail = "\n".join(exc.stderr.strip().splitlines()[-15:])
+        raise UserError(f"{exc}\n--- last lines of the child's stderr ---\n{tail}") from None
+    document = profile_document(runs, args.argv)
+    if args.output:
+        try:
+            write_new_file(Path(args.output), dump(document), force=args.force)
+        except (FileExistsError, FileNotFoundError) as exc:
+            raise UserError(str(exc)) from None
+        print(f"profile written to {args.output}", file=sys.stderr)
+    first = runs[0]
+    report = evaluate(
+        measurements_from_runs(runs), config=config, commit="(working tree)", machine=document["machine"],
+        baseline=baseline, baseline_name=baseline_name, threshold=args.threshold,
+        fail_on=("regressions",) if baseline is not None else ("targets",),
+        env={"EMBEDLOAD_DEVICE": first["device"]}, versions=first["versions"], source="profile",
+    )
+    sys.stdout.write(RENDERERS[args.format](report))
+    # The profiler reports; it fails only on a regression against --baseline (or on no data).
+    return report.exit_code if (baseline is not None or report.problems) else 0
+
+
 def _results_dir_from_asv_conf(conf_path: str = "asv.conf.json") -> Path:
     """``results_dir`` from asv.conf.json, read with asv's own loader (it allows comments)."""
     path = Path(conf_path)
@@ -125,12 +229,52 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--machine", help="asv machine name (default: this machine, or the only one)")
     p.add_argument("--commit", default="HEAD", help="git ref or hash (default: HEAD)")
     p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser(
+        "gate",
+        help="judge asv results against targets and a baseline; exit 0 pass, 1 fail, 2 cannot judge",
+        description="Read asv's results for a commit; check embedload's stage benchmarks against "
+        "[tool.embedload.targets] and every benchmark (any asv suite) against a baseline. "
+        "Exit 0: within target, no regression; 1: a target missed or a regression (see --fail-on); "
+        "2: cannot judge (no results, unknown commit, corrupt file, nothing matching, failed benchmarks).",
+    )
+    p.add_argument("--results", metavar="DIR", help="asv results folder (default: results_dir in ./asv.conf.json)")
+    p.add_argument("--machine", help="asv machine name (default: this machine, or the only one with results)")
+    p.add_argument("--commit", default="HEAD", help="git ref or hash of the results to judge (default: HEAD)")
+    p.add_argument("--baseline", metavar="REF|FILE", help="a commit (hash, branch, tag) with results, or a saved asv results file or `embedload profile --output` file")
+    p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD, help="slowdown factor that counts as a regression when also significant (default: %(default)s)")
+    p.add_argument("--fail-on", type=_parse_fail_on, default=FAIL_ON_CHOICES, metavar="targets,regressions", help="what makes the gate fail (default: both)")
+    p.add_argument("--format", choices=tuple(RENDERERS), default="text")
+    p.add_argument("--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    p.add_argument("--force", action="store_true", help="replace --output if it exists")
+    p.set_defaults(func=_cmd_gate)
+
+    p = sub.add_parser(
+        "profile",
+        help="profile the load in N fresh processes (no asv needed) and print the report",
+        description="Run every stage in N fresh processes through the suite's probe; print per-stage "
+        "statistics, memory, targets and recommendations. Exit 0, or 1 on a regression against --baseline.",
+    )
+    p.add_argument("--model", action="append", metavar="NAME", help=f"model to profile; repeat for several (default: {DEFAULT_MODEL})")
+    p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES)
+    p.add_argument("--runs", type=int, default=5, help="fresh processes per model (default: %(default)s)")
+    p.add_argument("--output", metavar="FILE.json", help="save the runs (usable as a gate or profile --baseline); never replaces a file without --force")
+    p.add_argument("--force", action="store_true", help="replace --output if it exists")
+    p.add_argument("--baseline", metavar="FILE.json", help="compare with a saved profile or asv results file (same rule as the gate)")
+    p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD, help="slowdown factor for --baseline (default: %(default)s)")
+    p.add_argument("--cold-start", action="store_true", help="evict the stage's files from the page cache before each run")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before a run is killed (default: %(default)s)")
+    p.add_argument("--format", choices=tuple(RENDERERS), default="text")
+    p.set_defaults(func=_cmd_profile)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _get_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    if getattr(args, "runs", 1) < 1:
+        parser.error("--runs must be at least 1")
     try:
         return args.func(args)
     except (UserError, ModelError, ConfigError, ResultsError, NotAvailable) as exc:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import statistics
+import json
 from collections import defaultdict
 
-from .results import MEMORY_BENCHMARKS, TIMING_BENCHMARKS, CommitResults, Measurement
+from .results import PROBE_BENCHMARKS, TIMING_BENCHMARKS, CommitResults, Measurement
 from .runtimes import PARTS, STAGES
 
 
@@ -74,18 +74,18 @@ def format_results_table(results: CommitResults) -> str:
             imports[(p.get("runtime"), p.get("cache"))] = m
         elif m.benchmark in TIMING_BENCHMARKS:
             timing[(p.get("model"), p.get("runtime"), p.get("cache"))][TIMING_BENCHMARKS[m.benchmark]] = m
-        elif m.benchmark in MEMORY_BENCHMARKS:
-            memory[(p.get("model"), p.get("runtime"), p.get("cache"))][MEMORY_BENCHMARKS[m.benchmark]] = m
+        elif m.benchmark in PROBE_BENCHMARKS:
+            memory[(p.get("model"), p.get("runtime"), p.get("cache"))][PROBE_BENCHMARKS[m.benchmark]] = m
         else:
             others.append(m)
 
     rows = []
     for key in sorted(set(timing) | set(memory)):
         model, runtime, cache = key
-        cells = {**timing.get(key, {}), "import": imports.get((runtime, cache))}
         mem = memory.get(key, {})
-        if not any(c is not None and c.status == "ok" for c in (*cells.values(), *mem.values())):
-            continue
+        if not any(c.status == "ok" for c in (*timing.get(key, {}).values(), *mem.values())):
+            continue  # nothing but the (model-independent) import measured for this row
+        cells = {**timing.get(key, {}), "import": imports.get((runtime, cache))}
         peak = mem.get("peak_rss_total")
         growth = mem.get("rss_growth")
         rows.append(
@@ -148,5 +148,222 @@ def _consistency_lines(timing, imports) -> list[str]:
     return lines
 
 
-def median(values):
-    return statistics.median(values) if values else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The gate's and the profiler's report, in four formats. One GateReport, whatever its source.
+
+RULE = "=" * 80
+THIN = "-" * 80
+STAGE_LABELS = {
+    "total": "Total Load Time",
+    "import": "Import Time",
+    "init": "Model Init Time",
+    "first_encode": "First Encode Time",
+}
+TREE = {"total": "", "import": "├─ ", "init": "├─ ", "first_encode": "└─ "}
+
+
+def _stat_line(stat) -> str:
+    text = format_seconds(stat.median)
+    if stat.half_iqr is not None:
+        text += f" ± {format_seconds(stat.half_iqr)}"
+    extra = []
+    if stat.low is not None:
+        extra.append(f"range {format_seconds(stat.low)}–{format_seconds(stat.high)}")
+    if stat.mean is not None:
+        extra.append(f"mean {format_seconds(stat.mean)}")
+    if stat.stdev is not None:
+        extra.append(f"stdev {format_seconds(stat.stdev)}")
+    if stat.n:
+        extra.append(f"n={stat.n}")
+    return text + (f"  ({', '.join(extra)})" if extra else "")
+
+
+def render_text(report) -> str:
+    out = [RULE, "PROFILING RESULTS" if report.source == "profile" else "EMBEDLOAD GATE", RULE]
+    env = ", ".join(f"{k}={v}" for k, v in sorted(report.env.items()))
+    out.append(f"commit {report.commit[:12]} on {report.machine}" + (f" ({env})" if env else ""))
+    if report.baseline:
+        out.append(f"baseline {report.baseline}; threshold {report.threshold:g}×")
+    for row in report.rows:
+        out += ["", f"📋 Summary ({row.cache.upper()} START)", f"   Model: {row.model}", f"   Runtime: {row.runtime}"]
+        ns = {s.n for s in row.timings.values() if s.n}
+        if ns:
+            out.append(f"   Samples: {'/'.join(str(n) for n in sorted(ns))} fresh processes per stage")
+        out += ["", "⏱️  Timing Breakdown (median ± half IQR)", THIN]
+        for stage in ("total", "import", "init", "first_encode"):
+            stat = row.timings.get(stage)
+            label = f"{TREE[stage]}{STAGE_LABELS[stage]}:"
+            out.append(f"   {label:<22} {_stat_line(stat) if stat else 'not measured'}")
+        steady = row.probe.get("steady_encode")
+        if steady is not None:
+            out.append(f"   {'Steady-state encode:':<22} {format_seconds(steady)}")
+        mem = [(k, row.probe.get(k)) for k in ("rss_growth", "peak_rss_total", "peak_rss_import", "peak_rss_init", "peak_rss_first_encode")]
+        if any(v is not None for _k, v in mem):
+            out += ["", "💾 Memory Usage", THIN]
+            names = {
+                "rss_growth": "Memory Delta (RSS growth)",
+                "peak_rss_total": "Peak RSS (whole load)",
+                "peak_rss_import": "Peak RSS in import",
+                "peak_rss_init": "Peak RSS in init",
+                "peak_rss_first_encode": "Peak RSS in first encode",
+            }
+            out.extend(f"   {names[k] + ':':<28} {format_bytes(v)}" for k, v in mem if v is not None)
+        checks = [c for c in report.checks if c.row == row.label]
+        if checks:
+            out += ["", "🎯 Performance vs Targets", THIN]
+            for c in checks:
+                value = format_bytes(c.value * 1e6) if c.unit == "MB" else format_seconds(c.value)
+                target = f"{c.target:g} MB" if c.unit == "MB" else format_seconds(c.target)
+                out.append(f"   {'✓' if c.passed else '✗'} {c.label:<18} {value} / {target} target")
+    if report.comparisons:
+        out += ["", f"📈 Compared with {report.baseline}", THIN]
+        interesting = [c for c in report.comparisons if c.status != "unchanged"]
+        for c in interesting or []:
+            out.append(f"   {_comparison_mark(c)} {c.status:<14} {_ratio_text(c):>7}  {c.name}  [{c.test}]")
+        unchanged = len(report.comparisons) - len(interesting)
+        out.append(f"   {unchanged} benchmark(s) unchanged within {report.threshold:g}× or not significant")
+    not_measured = format_not_measured(report.not_measured)
+    if not_measured:
+        out += ["", "🚫 Not measured", THIN] + ["   " + line for line in not_measured]
+    if report.recommendations:
+        out += ["", "💡 Recommendations", THIN] + [f"   • {r}" for r in report.recommendations]
+    if report.versions:
+        out += ["", "versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report.versions.items()) if v)]
+    out += ["", report.verdict]
+    return "\n".join(out)
+
+
+def _comparison_mark(c) -> str:
+    return {"regressed": "✗", "newly-failed": "✗", "improved": "↑", "fixed": "↑"}.get(c.status, "·")
+
+
+def _ratio_text(c) -> str:
+    return f"{c.ratio:.2f}×" if c.ratio is not None else "n/a"
+
+
+def render_markdown(report) -> str:
+    code = report.exit_code
+    icon = {0: "✅", 1: "❌", 2: "⚠️"}[code]
+    out = [f"## {icon} embedload: {report.verdict}", ""]
+    env = ", ".join(f"`{k}={v}`" for k, v in sorted(report.env.items()))
+    out.append(f"Commit `{report.commit[:12]}` on `{report.machine}`" + (f" ({env})" if env else "")
+               + (f", baseline `{report.baseline}`, threshold {report.threshold:g}×" if report.baseline else ""))
+    if report.rows:
+        out += ["", "| model | runtime | cache | import | init | first encode | total | RSS growth | peak RSS |",
+                "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+        for row in report.rows:
+            cells = [
+                (format_seconds(row.timings[s].median) + (f" ± {format_seconds(row.timings[s].half_iqr)}" if row.timings[s].half_iqr is not None else ""))
+                if s in row.timings else "–"
+                for s in ("import", "init", "first_encode", "total")
+            ]
+            out.append(f"| {row.model} | {row.runtime} | {row.cache} | " + " | ".join(cells)
+                       + f" | {format_bytes(row.probe.get('rss_growth'))} | {format_bytes(row.probe.get('peak_rss_total'))} |")
+    if report.checks:
+        out += ["", "### Targets", "", "| | model / runtime / cache | metric | measured | target |", "|---|---|---|---:|---:|"]
+        for c in report.checks:
+            value = format_bytes(c.value * 1e6) if c.unit == "MB" else format_seconds(c.value)
+            target = f"{c.target:g} MB" if c.unit == "MB" else format_seconds(c.target)
+            out.append(f"| {'✅' if c.passed else '❌'} | {c.row} | {c.label} | {value} | {target} |")
+    if report.comparisons:
+        changed = [c for c in report.comparisons if c.status != "unchanged"]
+        out += ["", f"### Compared with `{report.baseline}`", ""]
+        if changed:
+            out += ["| | benchmark | baseline | current | ratio | test |", "|---|---|---:|---:|---:|---|"]
+            for c in changed:
+                out.append(f"| {c.status} | `{c.name}` | {_value(c.baseline, c.unit)} | {_value(c.current, c.unit)} | {_ratio_text(c)} | {c.test} |")
+        out.append(f"\n{len(report.comparisons) - len(changed)} benchmark(s) unchanged.")
+    not_measured = format_not_measured(report.not_measured)
+    if not_measured:
+        out += ["", "<details><summary>Not measured</summary>", "", "```"] + not_measured + ["```", "</details>"]
+    if report.recommendations:
+        out += ["", "### Recommendations", ""] + [f"- {r}" for r in report.recommendations]
+    return "\n".join(out) + "\n"
+
+
+def _value(v, unit) -> str:
+    if v is None:
+        return "failed"
+    return format_bytes(v) if unit == "bytes" else format_seconds(v) if unit == "seconds" else f"{v:g}"
+
+
+def report_to_dict(report) -> dict:
+    """The JSON format; its schema is docs/gate-report.schema.json."""
+    return {
+        "schema": "embedload.gate/1",
+        "verdict": report.verdict,
+        "exit_code": report.exit_code,
+        "problems": report.problems,
+        "commit": report.commit,
+        "machine": report.machine,
+        "source": report.source,
+        "env": report.env,
+        "versions": report.versions,
+        "baseline": report.baseline,
+        "threshold": report.threshold,
+        "fail_on": list(report.fail_on),
+        "rows": [
+            {"model": r.model, "runtime": r.runtime, "cache": r.cache,
+             "timings": {s: st.as_dict() for s, st in r.timings.items()}, "probe": r.probe}
+            for r in report.rows
+        ],
+        "targets": [
+            {"row": c.row, "metric": c.metric, "value": c.value, "target": c.target, "unit": c.unit, "passed": c.passed}
+            for c in report.checks
+        ],
+        "comparisons": [
+            {"benchmark": c.name, "unit": c.unit, "baseline": c.baseline, "current": c.current,
+             "ratio": c.ratio, "status": c.status, "test": c.test}
+            for c in report.comparisons
+        ],
+        "not_measured": [
+            {"benchmark": m.benchmark, "params": m.params, "status": m.status, "reason": m.reason}
+            for m in report.not_measured
+        ],
+        "recommendations": report.recommendations,
+    }
+
+
+def render_json(report) -> str:
+    return json.dumps(report_to_dict(report), indent=2) + "\n"
+
+
+def render_junit(report) -> str:
+    """One test case per target and per regression check; failed benchmarks as errors."""
+    from xml.etree import ElementTree as ET
+
+    root = ET.Element("testsuites", name="embedload")
+
+    def suite(name, cases):
+        el = ET.SubElement(root, "testsuite", name=name, tests=str(len(cases)),
+                           failures=str(sum(1 for c in cases if c[2] == "failure")),
+                           errors=str(sum(1 for c in cases if c[2] == "error")),
+                           skipped=str(sum(1 for c in cases if c[2] == "skipped")))
+        for classname, case_name, kind, message in cases:
+            tc = ET.SubElement(el, "testcase", classname=classname, name=case_name)
+            if kind in ("failure", "error", "skipped"):
+                ET.SubElement(tc, kind, message=message).text = message
+
+    suite("embedload.targets", [
+        (f"targets.{c.row}", f"{c.metric} <= {c.target:g} {c.unit}",
+         "pass" if c.passed else "failure",
+         f"{c.label}: measured {c.value:.4g} {c.unit}, target {c.target:g} {c.unit}")
+        for c in report.checks
+    ])
+    suite("embedload.regressions", [
+        ("regressions", c.name,
+         "failure" if c.status in ("regressed", "newly-failed") else "pass",
+         f"{c.status}: {_ratio_text(c)} of baseline {report.baseline} ({c.test}, threshold {report.threshold:g})")
+        for c in report.comparisons
+    ])
+    suite("embedload.benchmarks", [
+        ("benchmarks", m.label, "error" if m.status == "failed" else "skipped", m.reason)
+        for m in report.not_measured
+    ] + [("gate", "can judge", "error", p) for p in report.problems])
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json, "junit": render_junit}

@@ -27,14 +27,15 @@ TIMING_BENCHMARKS = {
     "bench_timing.Load.timeraw_first_encode": "first_encode",
     "bench_timing.Load.timeraw_total": "total",
 }
-MEMORY_BENCHMARKS = {
-    "bench_memory.Memory.track_peak_rss_import": "peak_rss_import",
-    "bench_memory.Memory.track_peak_rss_init": "peak_rss_init",
-    "bench_memory.Memory.track_peak_rss_first_encode": "peak_rss_first_encode",
-    "bench_memory.Memory.track_peak_rss_total": "peak_rss_total",
-    "bench_memory.Memory.track_peak_increase_init": "peak_increase_init",
-    "bench_memory.Memory.track_peak_increase_first_encode": "peak_increase_first_encode",
-    "bench_memory.Memory.track_rss_growth_total": "rss_growth",
+PROBE_BENCHMARKS = {
+    "bench_probe.Memory.track_peak_rss_import": "peak_rss_import",
+    "bench_probe.Memory.track_peak_rss_init": "peak_rss_init",
+    "bench_probe.Memory.track_peak_rss_first_encode": "peak_rss_first_encode",
+    "bench_probe.Memory.track_peak_rss_total": "peak_rss_total",
+    "bench_probe.Memory.track_peak_increase_init": "peak_increase_init",
+    "bench_probe.Memory.track_peak_increase_first_encode": "peak_increase_first_encode",
+    "bench_probe.Memory.track_rss_growth_total": "rss_growth",
+    "bench_probe.Encode.track_steady_encode": "steady_encode",
 }
 
 
@@ -54,6 +55,8 @@ class Measurement:
     samples: list[float] | None = None
     env_name: str = ""
     env_vars: dict = field(default_factory=dict)
+    #: asv's benchmark version (a hash of its code): results of different versions don't compare
+    version: str | None = None
 
     @property
     def label(self) -> str:
@@ -220,6 +223,30 @@ def load_commit_results(
     return CommitResults(commit=commit, machine=machine, measurements=measurements, versions=versions, files=files)
 
 
+def measurements_from_results_file(path: Path, results_dir: Path | None = None) -> list[Measurement]:
+    """One saved asv results file (e.g. a copy kept as a baseline), read with asv's API.
+
+    Param names come from ``benchmarks.json`` in ``results_dir`` (or two folders up from the file,
+    asv's layout); without it they are named param1, param2...
+    """
+    from asv import util
+    from asv.results import Results
+
+    try:
+        result = Results.load(str(path))
+    except util.UserError as exc:
+        raise ResultsError(f"cannot read {path}: {exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ResultsError(f"{path} is corrupt ({type(exc).__name__}: {exc})") from None
+    info = {}
+    for folder in [d for d in (results_dir, Path(path).resolve().parent.parent) if d]:
+        info = load_benchmark_info(Path(folder))
+        if info:
+            break
+    reasons_dir = (Path(results_dir) if results_dir else Path(path).resolve().parent.parent).parent / "reasons"
+    return _measurements(result, info, reasons.load(reasons_dir, result.commit_hash, result.env_name))
+
+
 def _measurements(result, info: dict, recorded: dict | None = None) -> list[Measurement]:
     recorded = recorded or {}
     out = []
@@ -263,6 +290,7 @@ def _measurements(result, info: dict, recorded: dict | None = None) -> list[Meas
                     samples=(samples[i] if samples else None) if status == "ok" else None,
                     env_name=result.env_name,
                     env_vars=dict(result.env_vars or {}),
+                    version=result.benchmark_version.get(key),
                 )
             )
     return out

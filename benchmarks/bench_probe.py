@@ -1,0 +1,104 @@
+"""Figures the probe measures in a fresh child, tracked with asv ``track_`` benchmarks.
+
+Memory (unit bytes) is not asv's ``peakmem_``: that is the benchmark process's own high-water
+mark, setup included, and on Linux ``ru_maxrss`` is inherited across fork and exec. The probe
+reads the child's VmHWM after resetting it at each stage's start, so a stage's peak is its own.
+
+One ``setup_cache`` (shared by both classes: asv keys it by the function) runs the probe
+``PROBE_RUNS`` times for every measurable combination; each ``track_`` reads one median.
+"""
+
+import statistics
+
+from embedload.probe import ProbeError, run_probe
+from embedload.runtimes import NotAvailable
+
+from . import common
+
+PROBE_RUNS = 3
+
+
+def _key(model, runtime, cache):
+    return f"{model}|{runtime}|{cache}"
+
+
+_FIGURES = {
+    **{f"peak_rss_{s}": (lambda run, s=s: run["stages"][s]["peak_rss"]) for s in ("import", "init", "first_encode", "total")},
+    **{f"peak_increase_{s}": (lambda run, s=s: run["stages"][s]["peak_increase"]) for s in ("init", "first_encode")},
+    "rss_growth": lambda run: run["rss_growth"],
+    "steady_encode": lambda run: run["steady_encode_median"],
+}
+
+
+def probe_all_combinations():
+    figures = {}
+    for model in common.MODELS:
+        for runtime in common.RUNTIMES:
+            for cache in common.CACHES:
+                key = _key(model, runtime, cache)
+                try:
+                    common.measurable(runtime, cache)
+                    resolved = common.resolve(model)
+                    runs = [run_probe(resolved, runtime, cache) for _ in range(PROBE_RUNS)]
+                except NotAvailable as exc:
+                    figures[key] = {"skip": str(exc)}
+                    continue
+                except ProbeError as exc:
+                    figures[key] = {"error": f"{exc}\n{exc.stderr[-4000:]}"}
+                    continue
+                figures[key] = {name: statistics.median(get(run) for run in runs) for name, get in _FIGURES.items()}
+    return figures
+
+
+probe_all_combinations.timeout = 1800
+
+
+class _FromProbe:
+    params = (common.MODELS, common.RUNTIMES, common.CACHES)
+    param_names = ["model", "runtime", "cache"]
+    timeout = 120
+    setup_cache = staticmethod(probe_all_combinations)
+
+    def setup(self, figures, model, runtime, cache):
+        with common.recorded(self, (model, runtime, cache)):
+            self.figures = figures[_key(model, runtime, cache)]
+            if "skip" in self.figures:
+                raise NotAvailable(self.figures["skip"])
+            if "error" in self.figures:
+                raise RuntimeError(self.figures["error"])
+
+
+class Memory(_FromProbe):
+    """Peak RSS within each stage, what init and first_encode add at their peak, RSS growth."""
+
+    unit = "bytes"
+
+    def track_peak_rss_import(self, figures, model, runtime, cache):
+        return self.figures["peak_rss_import"]
+
+    def track_peak_rss_init(self, figures, model, runtime, cache):
+        return self.figures["peak_rss_init"]
+
+    def track_peak_rss_first_encode(self, figures, model, runtime, cache):
+        return self.figures["peak_rss_first_encode"]
+
+    def track_peak_rss_total(self, figures, model, runtime, cache):
+        return self.figures["peak_rss_total"]
+
+    def track_peak_increase_init(self, figures, model, runtime, cache):
+        return self.figures["peak_increase_init"]
+
+    def track_peak_increase_first_encode(self, figures, model, runtime, cache):
+        return self.figures["peak_increase_first_encode"]
+
+    def track_rss_growth_total(self, figures, model, runtime, cache):
+        return self.figures["rss_growth"]
+
+
+class Encode(_FromProbe):
+    """Steady-state encode: median of five encodes after the first, so warm-up cost shows."""
+
+    unit = "seconds"
+
+    def track_steady_encode(self, figures, model, runtime, cache):
+        return self.figures["steady_encode"]

@@ -1,0 +1,120 @@
+"""One row per model/runtime/cache: stage timings and memory, from any source of measurements.
+
+asv results and ``embedload profile`` runs both become :class:`~embedload.results.Measurement`
+lists named after the suite's benchmarks; this module folds those into :class:`LoadRow` for the
+report, the targets and the recommendations. Nothing here knows where the numbers came from.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from .results import PROBE_BENCHMARKS, TIMING_BENCHMARKS, Measurement
+from .runtimes import PARTS, STAGES
+
+IMPORT_BENCHMARK = "bench_timing.Import.timeraw_import"
+
+
+@dataclass
+class StageStat:
+    median: float
+    samples: list[float] | None = None
+    q25: float | None = None
+    q75: float | None = None
+
+    @property
+    def n(self) -> int | None:
+        return len(self.samples) if self.samples else None
+
+    @property
+    def half_iqr(self) -> float | None:
+        return (self.q75 - self.q25) / 2 if self.q25 is not None and self.q75 is not None else None
+
+    @property
+    def low(self) -> float | None:
+        return min(self.samples) if self.samples else None
+
+    @property
+    def high(self) -> float | None:
+        return max(self.samples) if self.samples else None
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.samples) if self.samples else None
+
+    @property
+    def stdev(self) -> float | None:
+        return statistics.stdev(self.samples) if self.samples and len(self.samples) > 1 else None
+
+    @classmethod
+    def from_measurement(cls, m: Measurement) -> StageStat:
+        spread = m.spread()
+        return cls(m.value, m.samples, *(spread or (None, None)))
+
+    def as_dict(self) -> dict:
+        return {
+            "median": self.median, "q25": self.q25, "q75": self.q75, "mean": self.mean, "stdev": self.stdev,
+            "min": self.low, "max": self.high, "n": self.n, "samples": self.samples,
+        }
+
+
+@dataclass
+class LoadRow:
+    model: str
+    runtime: str
+    cache: str
+    timings: dict[str, StageStat] = field(default_factory=dict)
+    #: peak_rss_<stage>, peak_increase_<stage>, rss_growth (bytes); steady_encode (seconds)
+    probe: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.model, self.runtime, self.cache
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} / {self.runtime} / {self.cache}"
+
+    def seconds(self, stage: str) -> float | None:
+        stat = self.timings.get(stage)
+        return stat.median if stat else None
+
+    def complete(self) -> bool:
+        return all(stage in self.timings for stage in STAGES)
+
+
+def rows_from_measurements(measurements: list[Measurement]) -> list[LoadRow]:
+    """Rows for every model/runtime/cache with at least one measured figure beyond the import.
+
+    The import does not depend on the model: its figure is shared by every row of its runtime and
+    cache that has something else measured.
+    """
+    rows: dict[tuple, LoadRow] = {}
+    imports: dict[tuple, StageStat] = {}
+    for m in measurements:
+        if m.status != "ok":
+            continue
+        p = m.params
+        if m.benchmark == IMPORT_BENCHMARK:
+            imports[(p.get("runtime"), p.get("cache"))] = StageStat.from_measurement(m)
+            continue
+        key = (p.get("model"), p.get("runtime"), p.get("cache"))
+        if None in key:
+            continue
+        if m.benchmark in TIMING_BENCHMARKS:
+            rows.setdefault(key, LoadRow(*key)).timings[TIMING_BENCHMARKS[m.benchmark]] = StageStat.from_measurement(m)
+        elif m.benchmark in PROBE_BENCHMARKS:
+            rows.setdefault(key, LoadRow(*key)).probe[PROBE_BENCHMARKS[m.benchmark]] = m.value
+    for row in rows.values():
+        stat = imports.get((row.runtime, row.cache))
+        if stat is not None:
+            row.timings["import"] = stat
+    return [rows[k] for k in sorted(rows)]
+
+
+def stages_add_up(row: LoadRow) -> float | None:
+    """(import + init + first_encode) / total for a row with all four medians."""
+    if not row.complete():
+        return None
+    return sum(row.seconds(p) for p in PARTS) / row.seconds("total")

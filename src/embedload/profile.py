@@ -1,0 +1,142 @@
+"""``embedload profile``: the seed's standalone profiler, through the suite's own probe.
+
+Each run is a fresh process (:func:`embedload.probe.run_probe`, the same stage source as the asv
+suite). The runs become measurements named after the suite's benchmarks, so the report, the
+targets and the regression rule are the gate's, and a saved profile can be a gate baseline.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .loadrows import IMPORT_BENCHMARK
+from .probe import run_probe
+from .results import PROBE_BENCHMARKS, TIMING_BENCHMARKS, Measurement
+
+SCHEMA = "embedload.profile/1"
+_TIMING_BY_STAGE = {stage: name for name, stage in TIMING_BENCHMARKS.items()}
+
+
+def _figure(run: dict, figure: str) -> float | None:
+    """One of PROBE_BENCHMARKS' figures from a probe result."""
+    if figure == "rss_growth":
+        return run["rss_growth"]
+    if figure == "steady_encode":
+        return run.get("steady_encode_median")
+    for prefix, key in (("peak_rss_", "peak_rss"), ("peak_increase_", "peak_increase")):
+        if figure.startswith(prefix):
+            return run["stages"][figure[len(prefix):]][key]
+    raise KeyError(figure)
+
+
+def profile_runs(models, runtime: str, cache: str, runs: int, *, timeout: float,
+                 progress: Callable[[str], None] | None = None) -> list[dict]:
+    """``runs`` fresh-process probes for each resolved model, in order, with progress lines."""
+    results = []
+    total = runs * len(models)
+    for model in models:
+        for i in range(runs):
+            result = run_probe(model, runtime, cache, timeout=timeout)
+            results.append(result)
+            if progress:
+                s = result["stages"]
+                progress(
+                    f"[{len(results)}/{total}] {model.name} {runtime} {cache}: total {s['total']['seconds']:.2f} s "
+                    f"(import {s['import']['seconds']:.2f}, init {s['init']['seconds']:.3f}, "
+                    f"first encode {s['first_encode']['seconds']:.3f})"
+                )
+    return results
+
+
+def measurements_from_runs(runs: list[dict]) -> list[Measurement]:
+    """Probe runs as the suite's measurements: per-run samples, asv's own statistics."""
+    from asv_runner.statistics import compute_stats
+
+    groups: dict[tuple, list[float]] = {}
+    params: dict[tuple, dict] = {}
+
+    def add(benchmark, p, value):
+        key = (benchmark, tuple(p.items()))
+        groups.setdefault(key, []).append(float(value))
+        params[key] = p
+
+    for run in runs:
+        rc = {"runtime": run["runtime"], "cache": run["cache"]}
+        mrc = {"model": run["model"], **rc}
+        add(IMPORT_BENCHMARK, rc, run["stages"]["import"]["seconds"])
+        for stage in ("init", "first_encode", "total"):
+            add(_TIMING_BY_STAGE[stage], mrc, run["stages"][stage]["seconds"])
+        for name, figure in PROBE_BENCHMARKS.items():
+            value = _figure(run, figure)
+            if value is not None:
+                add(name, mrc, value)
+    out = []
+    for key, samples in groups.items():
+        benchmark = key[0]
+        value, stats = compute_stats(samples, 1)
+        unit = "bytes" if benchmark in PROBE_BENCHMARKS and not benchmark.endswith("steady_encode") else "seconds"
+        out.append(Measurement(benchmark=benchmark, params=params[key], value=value, unit=unit, status="ok",
+                               stats=stats, samples=samples, env_name="profile",
+                               env_vars={"EMBEDLOAD_DEVICE": runs[0]["device"]} if runs else {}))
+    return out
+
+
+def measurements_from_profile(data: dict) -> list[Measurement]:
+    runs = data.get("runs")
+    if not isinstance(runs, list) or not runs:
+        raise ValueError("profile file has no runs")
+    return measurements_from_runs(runs)
+
+
+def profile_document(runs: list[dict], argv: list[str]) -> dict:
+    first = runs[0]
+    return {
+        "schema": SCHEMA,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.node(),
+        "platform": platform.platform(),
+        "command": ["embedload", *argv],
+        "device": first["device"],
+        "python": first["python"],
+        "versions": first["versions"],
+        "runs": runs,
+    }
+
+
+def write_new_file(path: Path, text: str, *, force: bool = False) -> None:
+    """Write atomically (temp file + rename); refuse to replace an existing file unless ``force``."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} already exists; pass --force to replace it, or choose another --output")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder {folder} does not exist; create it or choose another --output")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        if force:
+            os.replace(tmp, path)
+        else:
+            # link() fails if the name appeared meanwhile: never clobber a file we did not check
+            os.link(tmp, path)
+            os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def dump(doc: dict) -> str:
+    return json.dumps(doc, indent=1) + "\n"
+
+
+def stderr_progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

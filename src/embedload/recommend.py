@@ -1,0 +1,83 @@
+"""Recommendations that follow from the measured numbers, each citing its number.
+
+Nothing here is said unless a measurement supports it; where a comparison that would answer the
+user's question was not measured, the recommendation says which one and how to run it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .report import format_bytes, format_seconds
+
+if TYPE_CHECKING:
+    from .gate import GateReport
+
+#: Warm-up is worth calling out when the first encode costs this many steady-state encodes.
+WARMUP_RATIO = 3.0
+#: A stage is "the" cost when it is at least this share of the total.
+DOMINANT_SHARE = 0.5
+
+
+def recommendations(report: GateReport) -> list[str]:
+    out: list[str] = []
+    for row in report.rows:
+        total = row.seconds("total")
+        imp = row.seconds("import")
+        init = row.seconds("init")
+        first = row.seconds("first_encode")
+        steady = row.probe.get("steady_encode")
+        prefix = f"{row.label}: " if len(report.rows) > 1 else ""
+        if total and imp is not None:
+            share = imp / total
+            if share >= DOMINANT_SHARE:
+                out.append(
+                    f"{prefix}import is {share:.0%} of the total ({format_seconds(imp)} of {format_seconds(total)}): "
+                    f"the library stack, not the model, dominates start-up; a lighter runtime or a "
+                    f"long-lived process would cut it, a smaller model would not"
+                )
+        if total and init is not None and init / total >= DOMINANT_SHARE:
+            out.append(
+                f"{prefix}model init is {init / total:.0%} of the total ({format_seconds(init)}): "
+                f"the model's size and format dominate; compare a smaller model"
+            )
+        if first is not None and steady:
+            ratio = first / steady
+            if ratio >= WARMUP_RATIO:
+                out.append(
+                    f"{prefix}first encode is {ratio:.1f}× the steady-state encode ({format_seconds(first)} vs "
+                    f"{format_seconds(steady)}): warm up at start, before the first request"
+                )
+    for check in report.checks:
+        if check.passed:
+            continue
+        if check.unit == "MB":
+            out.append(
+                f"{check.row}: memory is {check.ratio:.0%} of target ({format_bytes(check.value * 1e6)} "
+                f"RSS growth vs {check.target:.0f} MB)"
+            )
+        else:
+            out.append(
+                f"{check.row}: {check.label.lower()} misses its target by {format_seconds(check.value - check.target)} "
+                f"({format_seconds(check.value)} vs {format_seconds(check.target)}, {check.ratio:.1f}×)"
+            )
+    for comp in report.regressions:
+        ratio = f"{comp.ratio:.2f}×" if comp.ratio else "now failing"
+        out.append(f"regression: {comp.name} is {ratio} the baseline ({comp.test}); bisect with `asv run` over the range")
+    runtimes = {row.runtime for row in report.rows}
+    models = {row.model for row in report.rows}
+    if len(runtimes) == 1 and report.rows:
+        (only,) = runtimes
+        out.append(
+            f"only the {only} runtime was measured, so which runtime loads fastest is not answered here; "
+            f"the suite's other runtimes are skipped until they are implemented and installed"
+        )
+    if len(models) == 1 and report.rows:
+        (only,) = models
+        out.append(
+            f"only {only} was measured; `embedload models` shows which other models resolve offline "
+            f"(map more in [tool.embedload.models]) to compare model sizes"
+        )
+    if report.rows and not out:
+        out.append("every measured figure is within its target")
+    return out
