@@ -210,13 +210,18 @@ def _get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", metavar="PYPROJECT", help="pyproject.toml with [tool.embedload] (default: $EMBEDLOAD_CONFIG, else the nearest one upwards)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a subcommand's default must not overwrite a --config given before the subcommand
+    common.add_argument("--config", metavar="PYPROJECT", default=argparse.SUPPRESS, help="pyproject.toml with [tool.embedload]")
 
-    p = sub.add_parser("models", help="list the known models: whether each resolves, from where, size on disk")
+    p = sub.add_parser(
+        "models", parents=[common], help="list the known models: whether each resolves, from where, size on disk")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("-v", "--verbose", action="store_true", help="show where each missing model was looked for")
     p.set_defaults(func=_cmd_models)
 
-    p = sub.add_parser("probe", help="run every stage once in a fresh process and print its figures")
+    p = sub.add_parser(
+        "probe", parents=[common], help="run every stage once in a fresh process and print its figures")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"known name, hub id or folder (default: {DEFAULT_MODEL})")
     p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES)
     p.add_argument("--cache", default="warm", choices=CACHE_STATES)
@@ -224,14 +229,15 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_probe)
 
-    p = sub.add_parser("show", help="print the suite's asv results for a commit as one table")
+    p = sub.add_parser(
+        "show", parents=[common], help="print the suite's asv results for a commit as one table")
     p.add_argument("--results", metavar="DIR", help="asv results folder (default: results_dir in ./asv.conf.json)")
     p.add_argument("--machine", help="asv machine name (default: this machine, or the only one)")
     p.add_argument("--commit", default="HEAD", help="git ref or hash (default: HEAD)")
     p.set_defaults(func=_cmd_show)
 
     p = sub.add_parser(
-        "gate",
+        "gate", parents=[common],
         help="judge asv results against targets and a baseline; exit 0 pass, 1 fail, 2 cannot judge",
         description="Read asv's results for a commit; check embedload's stage benchmarks against "
         "[tool.embedload.targets] and every benchmark (any asv suite) against a baseline. "
@@ -250,7 +256,7 @@ def _get_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_gate)
 
     p = sub.add_parser(
-        "profile",
+        "profile", parents=[common],
         help="profile the load in N fresh processes (no asv needed) and print the report",
         description="Run every stage in N fresh processes through the suite's probe; print per-stage "
         "statistics, memory, targets and recommendations. Exit 0, or 1 on a regression against --baseline.",

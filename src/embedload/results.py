@@ -257,9 +257,7 @@ def _measurements(result, info: dict, recorded: dict | None = None) -> list[Meas
         values = result.get_result_value(key, params)
         stats = result.get_result_stats(key, params)
         samples = result.get_result_samples(key, params)
-        combos = list(itertools.product(*params)) if params else [()]
-        if not params:
-            values, stats, samples = [values], [stats], [samples]
+        combos = list(itertools.product(*params))  # one empty tuple when unparametrized, as asv does
         from_stderr = _reasons_from_stderr(result.stderr.get(key, ""), names)
         benchmark_class = key.rsplit(".", 1)[0]
         for i, combo in enumerate(combos):

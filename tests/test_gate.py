@@ -1,0 +1,280 @@
+"""The gate: exit codes, bad inputs, any asv suite, formats."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import jsonschema
+import pytest
+
+from conftest import REPO
+from embedload.config import Config, ConfigError, load_config
+from embedload.gate import evaluate
+from embedload.report import render_json, render_junit, render_markdown, render_text
+from embedload.results import Measurement
+from embedload.targets import load_targets
+from foreign_suite import ForeignSuite
+
+
+def gate(*args, cwd, env=None):
+    return subprocess.run([sys.executable, str(REPO / "tools" / "gate.py"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def foreign(tmp_path_factory):
+    """Three commits: A and C identical, B with time_sleepy 3x slower and more widgets."""
+    suite = ForeignSuite(tmp_path_factory.mktemp("foreign"))
+    a, b, c = suite.commits
+    suite.run(a, FOREIGN_SLEEP="0.01")
+    suite.run(b, FOREIGN_SLEEP="0.03", FOREIGN_WIDGETS="300")
+    suite.run(c, FOREIGN_SLEEP="0.01")
+    return suite
+
+
+def _gate_args(suite, *more):
+    return ["--results", "results", "--machine", suite.machine, *more]
+
+
+def test_foreign_regression_exit_1_and_agrees_with_asv_compare(foreign):
+    a, b, _ = foreign.commits
+    out = gate(*_gate_args(foreign, "--commit", b, "--baseline", a, "--format", "json"), cwd=foreign.root)
+    assert out.returncode == 1, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    ours = {c["benchmark"] for c in report["comparisons"] if c["status"] == "regressed"}
+    assert ours == {"bench_foreign.Suite.time_sleepy", "bench_foreign.track_widgets"}
+    tests = {c["benchmark"]: c["test"] for c in report["comparisons"]}
+    assert tests["bench_foreign.Suite.time_sleepy"] == "mann-whitney"
+    assert tests["bench_foreign.track_widgets"] == "factor-only"
+
+    compare = foreign.asv("compare", a, b, "--factor", "1.2", "--machine", foreign.machine, "--split")
+    assert compare.returncode == 0, compare.stderr  # asv compare never fails: hence the gate
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in compare.stdout.splitlines() if line.startswith("|") and not line.startswith("|--")]
+    theirs = {row[-1] for row in rows if row[0] == "+"}  # asv's mark for "got worse"
+    assert theirs == ours
+
+
+def test_foreign_improvement_reported_and_passes(foreign):
+    a, b, c = foreign.commits
+    out = gate(*_gate_args(foreign, "--commit", c, "--baseline", b, "--fail-on", "regressions"), cwd=foreign.root)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert re.search(r"improved\s+0\.3\d×\s+bench_foreign\.Suite\.time_sleepy", out.stdout)
+    assert "PASS: 0 regression(s), 2 improvement(s)" in out.stdout
+
+
+def test_foreign_without_samples_uses_the_interval_test(tmp_path):
+    suite = ForeignSuite(tmp_path / "nosamples")
+    a, b, _ = suite.commits
+    suite.run(a, record_samples=False, FOREIGN_SLEEP="0.01")
+    suite.run(b, record_samples=False, FOREIGN_SLEEP="0.03")
+    out = gate(*_gate_args(suite, "--commit", b, "--baseline", a, "--format", "json"), cwd=suite.root)
+    report = json.loads(out.stdout)
+    sleepy = next(c for c in report["comparisons"] if c["benchmark"] == "bench_foreign.Suite.time_sleepy")
+    assert (sleepy["status"], sleepy["test"]) == ("regressed", "ci-99")
+
+
+def test_no_baseline_on_a_foreign_suite_cannot_judge(foreign):
+    out = gate(*_gate_args(foreign, "--commit", foreign.commits[0]), cwd=foreign.root)
+    assert out.returncode == 2
+    assert "no benchmark of embedload's suite" in out.stdout
+
+
+def test_baseline_equal_to_current_cannot_judge(foreign):
+    a = foreign.commits[0]
+    out = gate(*_gate_args(foreign, "--commit", a, "--baseline", a), cwd=foreign.root)
+    assert out.returncode == 2
+    assert "is the same commit as the current results" in out.stdout
+
+
+def test_missing_results_dir(foreign):
+    out = gate("--results", "nowhere", "--machine", "x", cwd=foreign.root)
+    assert out.returncode == 2
+    assert "results folder nowhere does not exist" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_unknown_commit(foreign):
+    out = gate(*_gate_args(foreign, "--commit", "no-such-branch"), cwd=foreign.root)
+    assert out.returncode == 2
+    assert "unknown commit 'no-such-branch'" in out.stderr
+
+
+def test_commit_without_results(foreign, tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(foreign.root / "results", copy)
+    for f in copy.glob(f"*/{foreign.commits[1][:8]}-*.json"):
+        f.unlink()
+    out = gate("--results", str(copy), "--machine", foreign.machine, "--commit", foreign.commits[1], cwd=foreign.root)
+    assert out.returncode == 2
+    assert "no results for commit" in out.stderr and "asv run" in out.stderr
+
+
+def test_corrupt_results_file(foreign, tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(foreign.root / "results", copy)
+    (victim,) = copy.glob(f"*/{foreign.commits[1][:8]}-*.json")
+    victim.write_text(victim.read_text()[:200])
+    out = gate("--results", str(copy), "--machine", foreign.machine, "--commit", foreign.commits[1],
+               "--baseline", foreign.commits[0], cwd=foreign.root)
+    assert out.returncode == 2
+    assert "cannot read" in out.stderr or "corrupt" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_corrupt_baseline_file(foreign, tmp_path):
+    bad = tmp_path / "baseline.json"
+    bad.write_text("{not json")
+    out = gate(*_gate_args(foreign, "--commit", foreign.commits[1], "--baseline", str(bad)), cwd=foreign.root)
+    assert out.returncode == 2
+    assert "is not valid JSON" in out.stderr
+
+
+def test_saved_results_file_as_baseline(foreign, tmp_path):
+    (saved,) = (foreign.root / "results").glob(f"*/{foreign.commits[0][:8]}-*.json")
+    kept = tmp_path / "kept-baseline.json"
+    shutil.copy(saved, kept)
+    out = gate(*_gate_args(foreign, "--commit", foreign.commits[1], "--baseline", str(kept)), cwd=foreign.root)
+    assert out.returncode == 1
+    assert "kept-baseline.json (asv" in out.stdout
+
+
+def test_all_benchmarks_failed(tmp_path):
+    suite = ForeignSuite(tmp_path / "failing")
+    a, b, _ = suite.commits
+    suite.run(a)
+    suite.run(b, expect_failures=True, FOREIGN_FAIL="1")
+    out = gate(*_gate_args(suite, "--commit", b, "--baseline", a), cwd=suite.root)
+    assert out.returncode == 2
+    assert "benchmark(s) failed" in out.stdout
+    assert "newly-failed" in out.stdout
+
+
+def test_unknown_target_key(foreign, tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[tool.embedload.targets]\ntotl = 5.0\n")
+    out = gate("--config", str(pyproject), *_gate_args(foreign, "--commit", foreign.commits[1], "--baseline", foreign.commits[0]),
+               cwd=foreign.root)
+    assert out.returncode == 2
+    assert f"{pyproject}: unknown key 'totl' in [tool.embedload.targets]" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("[tool.embedload.targets]\nimport = -1\n", "import must be a positive number (s), found -1"),
+        ("[tool.embedload.targets]\ninit = '3s'\n", "init must be a positive number (s), found '3s'"),
+        ('[tool.embedload.targets.models."m"]\nmemroy_mb = 3\n', "unknown key 'memroy_mb' in [tool.embedload.targets.models.\"m\"]"),
+        ("[tool.embedload.targets.cold]\ncold = 3\n", "unknown key 'cold' in [tool.embedload.targets.cold]"),
+    ],
+)
+def test_bad_target_values_name_file_and_key(tmp_path, toml, message):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(toml)
+    with pytest.raises(ConfigError) as err:
+        load_targets(load_config(pyproject))
+    assert message in str(err.value) and str(pyproject) in str(err.value)
+
+
+def test_target_layering(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        "[tool.embedload.targets]\ntotal = 6\n[tool.embedload.targets.cold]\ntotal = 9\n"
+        '[tool.embedload.targets.models."big"]\ninit = 5\n[tool.embedload.targets.models."big".cold]\ninit = 7\n'
+    )
+    table = load_targets(load_config(pyproject))
+    assert table.for_("small", "warm") == {"total": 6, "import": 1.0, "init": 3.0, "first_encode": 0.2, "memory_mb": 500}
+    assert table.for_("small", "cold")["total"] == 9
+    assert table.for_("big", "warm")["init"] == 5 and table.for_("big", "cold")["init"] == 7
+    assert table.for_("big", "cold")["total"] == 9
+
+
+# --- our suite's results, built in memory -------------------------------------------------------
+
+def _suite_measurements(imp=0.5, init=0.3, first=0.02, total=None, growth=300e6, steady=0.01, n=8):
+    total = total if total is not None else imp + init + first
+    mrc = {"model": "m", "runtime": "st-torch", "cache": "warm"}
+
+    def timing(name, value, params):
+        samples = [value * (1 + 0.01 * (i - n / 2)) for i in range(n)]
+        return Measurement(name, params, value, "seconds", "ok",
+                           stats={"q_25": value * 0.99, "q_75": value * 1.01, "ci_99_a": value * 0.97,
+                                  "ci_99_b": value * 1.03, "repeat": n, "number": 1}, samples=samples)
+
+    return [
+        timing("bench_timing.Import.timeraw_import", imp, {"runtime": "st-torch", "cache": "warm"}),
+        timing("bench_timing.Load.timeraw_init", init, mrc),
+        timing("bench_timing.Load.timeraw_first_encode", first, mrc),
+        timing("bench_timing.Load.timeraw_total", total, mrc),
+        Measurement("bench_probe.Memory.track_rss_growth_total", mrc, growth, "bytes", "ok"),
+        Measurement("bench_probe.Memory.track_peak_rss_total", mrc, growth + 20e6, "bytes", "ok"),
+        Measurement("bench_probe.Encode.track_steady_encode", mrc, steady, "seconds", "ok"),
+        Measurement("bench_timing.Load.timeraw_init", {"model": "m", "runtime": "fastembed", "cache": "warm"}, None,
+                    "seconds", "skipped", reason="fastembed is not implemented yet"),
+    ]
+
+
+def _evaluate(current, **kw):
+    return evaluate(current, config=Config(path=None), commit="c" * 40, machine="box", **kw)
+
+
+def test_within_targets_exit_0():
+    report = _evaluate(_suite_measurements())
+    assert report.exit_code == 0 and len(report.checks) == 5 and not report.missed
+    assert "fastembed is not implemented yet" in render_text(report)
+
+
+def test_missed_target_exit_1_and_recommendations_cite_numbers():
+    report = _evaluate(_suite_measurements(imp=4.2, growth=650e6, first=0.12, steady=0.012))
+    assert report.exit_code == 1
+    assert {c.metric for c in report.missed} == {"import", "memory_mb"}
+    text = "\n".join(report.recommendations)
+    assert "import is 91% of the total (4.20 s of 4.62 s)" in text
+    assert "first encode is 10.0× the steady-state encode (120 ms vs 12 ms): warm up at start" in text
+    assert "memory is 130% of target (650 MB RSS growth vs 500 MB)" in text
+
+
+def test_fail_on_regressions_only_ignores_targets():
+    base = _suite_measurements(imp=4.2)
+    report = _evaluate(_suite_measurements(imp=4.2), baseline=base, baseline_name="b", fail_on=("regressions",))
+    assert report.missed and report.exit_code == 0
+
+
+def test_planted_import_regression_exit_1():
+    report = _evaluate(_suite_measurements(imp=1.0), baseline=_suite_measurements(imp=0.5), baseline_name="b")
+    (reg,) = [c for c in report.regressions if "timeraw_import" in c.name]
+    assert reg.ratio == pytest.approx(2.0) and reg.test == "mann-whitney"
+    assert report.exit_code == 1
+
+
+def test_nothing_measured_never_passes():
+    skipped = [m for m in _suite_measurements() if m.status == "skipped"]
+    report = _evaluate(skipped)
+    assert report.exit_code == 2 and "nothing was measured" in report.verdict
+    assert _evaluate([]).exit_code == 2
+
+
+def test_formats():
+    report = _evaluate(_suite_measurements(imp=1.0), baseline=_suite_measurements(imp=0.5), baseline_name="b")
+    schema = json.loads((REPO / "docs" / "gate-report.schema.json").read_text())
+    data = json.loads(render_json(report))
+    jsonschema.validate(data, schema)
+    assert data["exit_code"] == 1
+
+    root = ET.fromstring(render_junit(report))
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    assert int(suites["embedload.targets"].get("tests")) == 5
+    assert int(suites["embedload.regressions"].get("failures")) >= 1
+    cases = list(root.iter("testcase"))
+    assert all(c.get("classname") and c.get("name") for c in cases)
+    assert any(c.find("failure") is not None and "import" in c.get("name") for c in cases)
+
+    md = render_markdown(report)
+    lines = md.splitlines()
+    header = lines.index("| model | runtime | cache | import | init | first encode | total | RSS growth | peak RSS |")
+    assert re.fullmatch(r"\|(---:?\|)+", lines[header + 1])
+    assert lines[header + 2].count("|") == lines[header].count("|")
+    assert md.startswith("## ❌ embedload: FAIL")
