@@ -1,7 +1,9 @@
 """Wall time of each load stage, each sample in a fresh interpreter (asv ``timeraw_``).
 
 The timed statement and the untimed setup come from ``embedload.runtimes.timeraw_source``;
-the stages before the timed one run in the setup, in the same fresh interpreter.
+the stages before the timed one run in the setup, in the same fresh interpreter. For
+``cache=cold`` the setup ends by evicting the files the timed stage reads (``embedload.pagecache``)
+and fails the sample, so that no number is recorded, if more than 1% of their bytes stay resident.
 """
 
 # Imported as a module: asv would collect a bare ``timeraw_source`` as a benchmark.
@@ -18,9 +20,23 @@ class _Stage:
     warmup_time = common.TIMING["warmup_time"]
     timeout = common.TIMING["timeout"]
 
+    def _prepare(self, runtime, cache, model=None):
+        self.runtime = common.measurable(runtime, cache)
+        self.model = common.resolve(model) if model else None
+        self.params_label = "|".join(filter(None, [model, runtime, cache]))
+        self.cold = cache == "cold"
+        if self.cold:
+            # Each sample evicts its own files; asv's warm-up sample would only cost time.
+            self.warmup_time = 0
+            path = self.model.path.as_posix() if self.model is not None else None
+            self.make_cold = common.make_cold_sources(self.runtime, path, runtimes.device_from_env(), type(self).__name__ + "|" + self.params_label)
+
     def _source(self, stage):
         path = self.model.path.as_posix() if self.model is not None else None
-        return runtimes.timeraw_source(self.runtime, stage, path, runtimes.device_from_env())
+        device = runtimes.device_from_env()
+        if not self.cold:
+            return runtimes.timeraw_source(self.runtime, stage, path, device)
+        return runtimes.timeraw_source(self.runtime, stage, path, device, self.make_cold[stage])
 
 
 class Import(_Stage):
@@ -31,8 +47,7 @@ class Import(_Stage):
 
     def setup(self, runtime, cache):
         with common.recorded(self, (runtime, cache)):
-            self.runtime = common.measurable(runtime, cache)
-            self.model = None
+            self._prepare(runtime, cache)
 
     def timeraw_import(self, runtime, cache):
         return self._source("import")
@@ -46,8 +61,7 @@ class Load(_Stage):
 
     def setup(self, model, runtime, cache):
         with common.recorded(self, (model, runtime, cache)):
-            self.runtime = common.measurable(runtime, cache)
-            self.model = common.resolve(model)
+            self._prepare(runtime, cache, model)
 
     def timeraw_init(self, model, runtime, cache):
         return self._source("init")

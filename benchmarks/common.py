@@ -53,6 +53,19 @@ def measurable(runtime, cache):
     return check_measurable(runtime, cache)
 
 
+def make_cold_sources(runtime, model_path, device, label):
+    """Per stage: untimed source that evicts what the stage reads, failing the sample unless cold."""
+    import os
+
+    from embedload import pagecache
+
+    drop = os.environ.get("EMBEDLOAD_DROP_CACHES") == "1"
+    return {
+        stage: pagecache.helper_source(pagecache.write_file_list(files), f"{label}|{stage}", drop)
+        for stage, files in pagecache.stage_files(runtime, model_path, device).items()
+    }
+
+
 @contextlib.contextmanager
 def recorded(benchmark, params):
     """Keep the reason for a skip or a setup failure, which asv prints but does not save."""

@@ -8,7 +8,7 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO))
-from benchmarks import bench_memory, bench_timing  # noqa: E402
+from benchmarks import bench_probe, bench_timing  # noqa: E402
 
 from embedload import runtimes  # noqa: E402
 from embedload.models import resolve_model  # noqa: E402
@@ -21,7 +21,7 @@ CACHES = ("warm", "cold")
 def test_params_are_fixed_strings():
     assert bench_timing.Import.params == (RUNTIMES, CACHES)
     assert bench_timing.Import.param_names == ["runtime", "cache"]
-    for cls in (bench_timing.Load, bench_memory.Memory):
+    for cls in (bench_timing.Load, bench_probe.Memory, bench_probe.Encode):
         assert cls.params == (MODELS, RUNTIMES, CACHES)
         assert cls.param_names == ["model", "runtime", "cache"]
 
@@ -32,7 +32,7 @@ def test_enough_samples_for_mann_whitney():
     n = bench_timing.Load.repeat * bench_timing.Load.rounds
     assert n >= 6 and 1 / binom(2 * n, n) < 0.002  # asv's condition for running the test
     assert bench_timing.Load.number == 1  # one fresh interpreter per sample
-    assert bench_timing.Load.timeout and bench_memory.Memory.timeout
+    assert bench_timing.Load.timeout and bench_probe.Memory.timeout
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,6 @@ def test_enough_samples_for_mann_whitney():
     [
         (("all-MiniLM-L6-v2", "st-onnx", "warm"), "st-onnx is not implemented yet"),
         (("all-MiniLM-L6-v2", "fastembed", "warm"), "fastembed is not implemented yet"),
-        (("all-MiniLM-L6-v2", "st-torch", "cold"), "cache=cold is not implemented yet"),
         (("no-such-model", "st-torch", "warm"), "model 'no-such-model' not found offline"),
     ],
 )
@@ -51,15 +50,35 @@ def test_unavailable_combinations_skip_with_one_line_reason(args, reason):
     assert "\n" not in str(err.value)
 
 
+def test_probe_classes_share_one_setup_cache():
+    """asv keys setup_cache by its function: both classes reuse one round of probe runs."""
+    from asv_runner.benchmarks._base import get_setup_cache_key
+
+    assert bench_probe.Memory.setup_cache is bench_probe.Encode.setup_cache
+    assert get_setup_cache_key(bench_probe.Memory().setup_cache) == get_setup_cache_key(bench_probe.Encode().setup_cache)
+    assert bench_probe.Memory.unit == "bytes" and bench_probe.Encode.unit == "seconds"
+
+
 def test_memory_setup_skips_and_fails_from_the_cache():
     figures = {
         "a|st-onnx|warm": {"skip": "st-onnx is not implemented yet"},
         "a|st-torch|warm": {"error": "probe of st-torch failed: boom"},
     }
     with pytest.raises(NotImplementedError, match="st-onnx"):
-        bench_memory.Memory().setup(figures, "a", "st-onnx", "warm")
+        bench_probe.Memory().setup(figures, "a", "st-onnx", "warm")
     with pytest.raises(RuntimeError, match="boom"):  # a failure, not a skip
-        bench_memory.Memory().setup(figures, "a", "st-torch", "warm")
+        bench_probe.Memory().setup(figures, "a", "st-torch", "warm")
+
+
+def test_cold_setup_evicts_right_before_the_timed_stage(tiny_model):
+    bench = bench_timing.Load()
+    bench.setup(str(tiny_model), "st-torch", "cold")
+    assert bench.warmup_time == 0  # every sample evicts; no warm-up sample
+    stmt, setup = bench._source("init")
+    rt = runtimes.get_runtime("st-torch")
+    assert stmt == rt.init_code
+    assert setup.index(rt.import_code) < setup.index("embedload.pagecache") < setup.index("POSIX_FADV_DONTNEED")
+    assert "import embedload" not in setup  # the measured process imports nothing of ours
 
 
 def test_stage_setup_holds_the_earlier_stages():

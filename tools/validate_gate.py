@@ -54,11 +54,11 @@ def _site_packages(python: str) -> Path:
     return Path(out.stdout.strip())
 
 
-def _conf(workdir: Path) -> Path:
+def _conf(workdir: Path, benchmark_dir: Path) -> Path:
     from asv import util
 
     conf = util.load_json(str(REPO / "asv.conf.json"), js_comments=True)
-    conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"), results_dir=str(workdir / "results"),
+    conf.update(repo=str(REPO), benchmark_dir=str(benchmark_dir), results_dir=str(workdir / "results"),
                 html_dir=str(workdir / "html"), env_dir=str(workdir / "env"))
     path = workdir / "asv.conf.json"
     path.write_text(json.dumps(conf, indent=1))
@@ -68,7 +68,7 @@ def _conf(workdir: Path) -> Path:
 def cmd_run(args) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    conf = _conf(workdir)
+    conf = _conf(workdir, Path(args.benchmark_dir))
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
     site = _site_packages(args.python)
     planted = []
@@ -146,6 +146,8 @@ def main(argv=None) -> int:
     p.add_argument("--bench", default="timeraw", help="asv --bench regex (default: %(default)s)")
     p.add_argument("--python", default=sys.executable, help="interpreter of the environment to measure")
     p.add_argument("--plant", type=float, default=0.0, help="seconds of planted slowdown in the import")
+    p.add_argument("--benchmark-dir", default=str(REPO / "benchmarks"),
+                   help="the suite to run (default: the working tree's); a copy keeps a long experiment fixed")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("evaluate")
     p.add_argument("--pairs", required=True, help="BASE:CURRENT labels; the same label twice means consecutive pairs")

@@ -102,6 +102,27 @@ def _versions(distributions):
     return found
 
 
+def make_cold(cold):
+    """Evict the run's files in a spawned helper (nothing new is imported here); its verdict."""
+    args = [sys.executable, "-m", "embedload.pagecache", "evict", cold["list_file"], "--label", cold["label"],
+            "--json", cold["result_file"]] + (["--drop-caches"] if cold.get("drop_caches") else [])
+    pid = os.posix_spawn(sys.executable, args, os.environ)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if code != 0:
+        raise SystemExit("not cold (helper exit %d): this run is not recorded" % code)
+    # Drop what the helper itself had mapped, now that it is gone.
+    with open(cold["list_file"]) as f:
+        for path in f.read().splitlines():
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+    with open(cold["result_file"]) as f:
+        return json.load(f)
+
+
 def main():
     spec = json.loads(sys.stdin.read())
     namespace = {"__name__": "__embedload_probe__"}
@@ -109,6 +130,7 @@ def main():
     compiled = [(s["name"], compile(s["code"], "<stage %s>" % s["name"], "exec")) for s in spec["stages"]]
     steady_code = compile(spec["steady_code"], "<steady encode>", "exec")
 
+    residency = make_cold(spec["cold"]) if spec.get("cold") else None
     memory = ProcMemory() if ProcMemory.available() else SampledMemory()
     rss_start = memory.rss()
     stages = {}
@@ -152,6 +174,7 @@ def main():
         "rss_start": rss_start,
         "rss_end": rss_end,
         "rss_growth": rss_end - rss_start,
+        "residency": residency,
         "run_peak_rss": run_peak,
         "steady_encode_seconds": steady,
         "vector": vector,

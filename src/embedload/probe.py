@@ -64,19 +64,30 @@ def run_probe(
     timeout: float = DEFAULT_TIMEOUT,
     steady_runs: int = STEADY_RUNS,
     launcher: tuple[str, ...] = (),
+    drop_caches: bool = False,
 ) -> dict:
     """Measure every stage once, in one fresh process. Raises :class:`ProbeError` on failure.
 
     ``runtime`` is a name from :data:`~embedload.runtimes.RUNTIMES` or a :class:`Runtime`.
     ``launcher`` is prepended to the child's command line (e.g. ``("/usr/bin/time", "-v")``);
-    what it prints on stderr is returned as ``launcher_stderr``.
+    what it prints on stderr is returned as ``launcher_stderr``. With ``cache="cold"`` every file
+    the run reads is evicted just before the first stage, and the residency found is recorded;
+    a run that cannot be made cold (> 1% resident) raises :class:`ProbeError`.
     """
     rt = runtime if isinstance(runtime, Runtime) else check_measurable(runtime, cache)
     runtime = rt.name
     device = device or device_from_env()
     model_path = model.path.as_posix()
+    cold = None
+    if cache == "cold":
+        from .pagecache import stage_files, write_file_list
+
+        files = stage_files(rt, model_path, device, python=python)["total"]
+        cold = {"list_file": write_file_list(files), "label": f"{model.name}/{runtime}/total", "drop_caches": drop_caches}
     with tempfile.TemporaryDirectory(prefix="embedload-probe-") as workdir:
         result_path = os.path.join(workdir, "result.json")
+        if cold:
+            cold["result_file"] = os.path.join(workdir, "residency.json")
         spec = {
             "bindings": bindings(model_path, device),
             "stages": [{"name": part, "code": rt.code(part)} for part in PARTS],
@@ -84,6 +95,7 @@ def run_probe(
             "steady_runs": steady_runs,
             "distributions": list(rt.distributions),
             "result_path": result_path,
+            "cold": cold,
         }
         cmd = [*launcher, python or sys.executable, "-c", _CHILD_SOURCE.read_text(encoding="utf-8")]
         try:

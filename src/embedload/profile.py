@@ -37,20 +37,22 @@ def _figure(run: dict, figure: str) -> float | None:
 
 
 def profile_runs(models, runtime: str, cache: str, runs: int, *, timeout: float,
-                 progress: Callable[[str], None] | None = None) -> list[dict]:
+                 progress: Callable[[str], None] | None = None, drop_caches: bool = False) -> list[dict]:
     """``runs`` fresh-process probes for each resolved model, in order, with progress lines."""
     results = []
     total = runs * len(models)
     for model in models:
         for i in range(runs):
-            result = run_probe(model, runtime, cache, timeout=timeout)
+            result = run_probe(model, runtime, cache, timeout=timeout, drop_caches=drop_caches)
             results.append(result)
             if progress:
                 s = result["stages"]
+                res = result.get("residency")
+                cold = f", {res['fraction_outside_harness']:.2%} resident at start" if res else ""
                 progress(
                     f"[{len(results)}/{total}] {model.name} {runtime} {cache}: total {s['total']['seconds']:.2f} s "
                     f"(import {s['import']['seconds']:.2f}, init {s['init']['seconds']:.3f}, "
-                    f"first encode {s['first_encode']['seconds']:.3f})"
+                    f"first encode {s['first_encode']['seconds']:.3f}{cold})"
                 )
     return results
 

@@ -88,8 +88,11 @@ RUNTIMES: dict[str, Runtime] = {
     )
 }
 
-#: Cache states that can be measured today, and why the others cannot.
-CACHE_UNAVAILABLE = {"cold": "cache=cold is not implemented yet (needs page-cache eviction)"}
+#: Cache states that cannot be measured on this platform, and why.
+CACHE_UNAVAILABLE = (
+    {} if hasattr(os, "posix_fadvise") and os.path.exists("/proc/self/maps")
+    else {"cold": "cache=cold needs posix_fadvise and /proc (Linux)"}
+)
 
 
 def get_runtime(name: str) -> Runtime:
@@ -128,13 +131,17 @@ def bindings(model_path: str | None, device: str) -> str:
 _GC_ON = "import gc\ngc.enable()"
 
 
-def timeraw_source(runtime: Runtime, stage: str, model_path: str | None, device: str) -> tuple[str, str]:
+def timeraw_source(
+    runtime: Runtime, stage: str, model_path: str | None, device: str, make_cold: str = ""
+) -> tuple[str, str]:
     """``(timed statement, untimed setup)`` for an asv ``timeraw_`` benchmark of ``stage``.
 
-    The stages before ``stage`` run in the setup, in the same fresh interpreter.
+    The stages before ``stage`` run in the setup, in the same fresh interpreter; ``make_cold``
+    (source from :func:`embedload.pagecache.helper_source`) runs after them, right before the
+    timed statement.
     """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     before = [] if stage == "total" else list(PARTS[: PARTS.index(stage)])
-    setup = "\n".join([_GC_ON, bindings(model_path, device)] + [runtime.code(part) for part in before])
-    return runtime.code(stage), setup
+    setup = "\n".join([_GC_ON, bindings(model_path, device)] + [runtime.code(part) for part in before] + [make_cold])
+    return runtime.code(stage), setup.rstrip("\n")

@@ -1,0 +1,82 @@
+"""embedload profile: fresh-process runs, the gate's report, safe output, baselines."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def profile(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "embedload", "profile", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def saved(tiny_model, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("profile")
+    out = profile("--model", str(tiny_model), "--runs", "2", "--output", "base.json", cwd=folder)
+    assert out.returncode == 0, out.stderr
+    return folder, out
+
+
+def test_report_has_the_seed_layout_and_progress(saved):
+    _folder, out = saved
+    for heading in ("PROFILING RESULTS", "Timing Breakdown", "Total Load Time:", "├─ Import Time:",
+                    "└─ First Encode Time:", "Memory Usage", "Performance vs Targets", "Recommendations"):
+        assert heading in out.stdout
+    assert "n=2" in out.stdout
+    assert "[1/2]" in out.stderr and "[2/2]" in out.stderr  # progress while it runs
+    assert "profile written to base.json" in out.stderr
+
+
+def test_output_is_a_profile_document(saved):
+    folder, _out = saved
+    doc = json.loads((folder / "base.json").read_text())
+    assert doc["schema"] == "embedload.profile/1"
+    assert len(doc["runs"]) == 2 and all(r["cache"] == "warm" for r in doc["runs"])
+    assert doc["versions"]["torch"]
+
+
+def test_never_overwrites_without_force(saved, tiny_model):
+    folder, _out = saved
+    before = (folder / "base.json").read_bytes()
+    out = profile("--model", str(tiny_model), "--runs", "1", "--output", "base.json", cwd=folder)
+    assert out.returncode == 2 and "already exists; pass --force" in out.stderr
+    assert (folder / "base.json").read_bytes() == before
+    assert not list(folder.glob(".base.json.*"))  # no temp file left behind
+
+
+def test_baseline_comparison_uses_the_gate_rule(saved, tiny_model):
+    folder, _out = saved
+    out = profile("--model", str(tiny_model), "--runs", "2", "--baseline", "base.json", "--format", "json", cwd=folder)
+    assert out.returncode in (0, 1), out.stderr
+    report = json.loads(out.stdout)
+    assert report["baseline"] == "base.json (profile)"
+    names = {c["benchmark"].split("(")[0] for c in report["comparisons"]}
+    assert "bench_timing.Load.timeraw_total" in names and "bench_timing.Import.timeraw_import" in names
+    assert report["exit_code"] == out.returncode
+
+
+def test_profile_json_is_a_gate_baseline(saved):
+    from embedload.gate import load_baseline_file
+
+    folder, _out = saved
+    measurements, name = load_baseline_file(folder / "base.json", None)
+    total = [m for m in measurements if m.benchmark == "bench_timing.Load.timeraw_total"]
+    assert len(total) == 1 and len(total[0].samples) == 2 and total[0].stats["repeat"] == 2
+
+
+def test_cold_start_profile(tiny_model, tmp_path):
+    out = profile("--model", str(tiny_model), "--runs", "1", "--cold-start", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "COLD START" in out.stdout
+    assert "resident at start" in out.stderr
+
+
+def test_bad_arguments(tmp_path):
+    out = profile("--runs", "0", cwd=tmp_path)
+    assert out.returncode == 2 and "--runs must be at least 1" in out.stderr
+    out = profile("--drop-caches", cwd=tmp_path)
+    assert out.returncode == 2 and "only applies with --cold-start" in out.stderr
+    out = profile("--output", str(tmp_path / "no" / "dir.json"), "--model", "nope", cwd=tmp_path)
+    assert out.returncode == 2 and "not found" in out.stderr
