@@ -2,7 +2,8 @@
 
 The timed statement and the untimed setup come from ``embedload.runtimes.timeraw_source``;
 the stages before the timed one run in the setup, in the same fresh interpreter. For
-``cache=cold`` the setup ends by evicting the files the timed stage reads (``embedload.pagecache``)
+``cache=warm`` the benchmark's setup first reads every file the stages read; for
+``cache=cold`` the setup string ends by evicting the files the timed stage reads (``embedload.pagecache``)
 and fails the sample, so that no number is recorded, if more than 1% of their bytes stay resident.
 """
 
@@ -25,11 +26,12 @@ class _Stage:
         self.model = common.resolve(model) if model else None
         self.params_label = "|".join(filter(None, [model, runtime, cache]))
         self.cold = cache == "cold"
+        path = self.model.path.as_posix() if self.model is not None else None
+        device = runtimes.device_from_env()
         if self.cold:
-            # Each sample evicts its own files; asv's warm-up sample would only cost time.
-            self.warmup_time = 0
-            path = self.model.path.as_posix() if self.model is not None else None
-            self.make_cold = common.make_cold_sources(self.runtime, path, runtimes.device_from_env(), type(self).__name__ + "|" + self.params_label)
+            self.make_cold = common.make_cold_sources(self.runtime, path, device, type(self).__name__ + "|" + self.params_label)
+        else:
+            common.make_warm(self.runtime, path, device)
 
     def _source(self, stage):
         path = self.model.path.as_posix() if self.model is not None else None

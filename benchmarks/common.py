@@ -26,8 +26,9 @@ CACHES = CACHE_STATES
 # asv's Mann-Whitney test to reject (it needs C(n+m, n) > 500, i.e. n = m >= 6). asv interleaves
 # rounds across benchmarks, so 4 rounds of 2 spread each benchmark over 4 time windows: on this
 # shared machine drift between windows was up to 10%, and fewer, longer rounds let it bias one
-# stage against another. asv's one warm-up sample per round is discarded.
-TIMING = dict(number=1, repeat=2, rounds=4, warmup_time=0.01, timeout=600)
+# stage against another. No warm-up sample (warmup_time=0): setup reads the stage's files for
+# cache=warm, and evicts them before every sample for cache=cold.
+TIMING = dict(number=1, repeat=2, rounds=4, warmup_time=0, timeout=600)
 
 # The suite's own pyproject.toml, for [tool.embedload.models]: asv runs benchmarks from a
 # temporary folder, so the file is not found by walking up from the working directory.
@@ -51,6 +52,14 @@ def resolve(model):
 
 def measurable(runtime, cache):
     return check_measurable(runtime, cache)
+
+
+def make_warm(runtime, model_path, device):
+    """Read every file the stages read, so that warm samples find them in the page cache."""
+    from embedload import pagecache
+
+    files = pagecache.stage_files(runtime, model_path, device)
+    pagecache.load(files.get("total", files["import"]))
 
 
 def make_cold_sources(runtime, model_path, device, label):

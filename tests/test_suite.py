@@ -32,6 +32,7 @@ def test_enough_samples_for_mann_whitney():
     n = bench_timing.Load.repeat * bench_timing.Load.rounds
     assert n >= 6 and 1 / binom(2 * n, n) < 0.002  # asv's condition for running the test
     assert bench_timing.Load.number == 1  # one fresh interpreter per sample
+    assert bench_timing.Load.warmup_time == 0  # no discarded sample: setup warms or evicts
     assert bench_timing.Load.timeout and bench_probe.Memory.timeout
 
 
@@ -73,7 +74,6 @@ def test_memory_setup_skips_and_fails_from_the_cache():
 def test_cold_setup_evicts_right_before_the_timed_stage(tiny_model):
     bench = bench_timing.Load()
     bench.setup(str(tiny_model), "st-torch", "cold")
-    assert bench.warmup_time == 0  # every sample evicts; no warm-up sample
     stmt, setup = bench._source("init")
     rt = runtimes.get_runtime("st-torch")
     assert stmt == rt.init_code
