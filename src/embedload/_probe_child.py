@@ -103,22 +103,8 @@ def _versions(distributions):
 
 
 def make_cold(cold):
-    """Evict the run's files in a spawned helper (nothing new is imported here); its verdict."""
-    args = [sys.executable, "-m", "embedload.pagecache", "evict", cold["list_file"], "--label", cold["label"],
-            "--json", cold["result_file"]] + (["--drop-caches"] if cold.get("drop_caches") else [])
-    pid = os.posix_spawn(sys.executable, args, os.environ)
-    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    if code != 0:
-        raise SystemExit("not cold (helper exit %d): this run is not recorded" % code)
-    # Drop what the helper itself had mapped, now that it is gone.
-    with open(cold["list_file"]) as f:
-        for path in f.read().splitlines():
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except OSError:
-                continue
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            os.close(fd)
+    """Run the suite's own make-cold source (embedload.pagecache.helper_source); its verdict."""
+    exec(cold["source"], {})
     with open(cold["result_file"]) as f:
         return json.load(f)
 

@@ -290,14 +290,14 @@ def write_file_list(paths: list[str]) -> str:
     return str(path)
 
 
-def helper_source(list_file: str, label: str, drop_caches: bool) -> str:
+def helper_source(list_file: str, label: str, drop_caches: bool, json_file: str | None = None) -> str:
     """Untimed source, run in the measured interpreter just before the timed code.
 
     It imports nothing new (``os`` is loaded at start-up): the eviction and the residency check
     run in a spawned helper, so the measured process has no module pre-loaded that its timed
     code would have to load.
     """
-    args = [list_file, "--label", label] + (["--drop-caches"] if drop_caches else [])
+    args = [list_file, "--label", label] + (["--drop-caches"] if drop_caches else []) + (["--json", json_file] if json_file else [])
     return (
         "import os as _el_os, sys as _el_sys\n"
         f"_el_pid = _el_os.posix_spawn(_el_sys.executable, [_el_sys.executable, '-m', 'embedload.pagecache', 'evict', *{args!r}], _el_os.environ)\n"

@@ -79,15 +79,15 @@ def run_probe(
     device = device or device_from_env()
     model_path = model.path.as_posix()
     cold = None
-    if cache == "cold":
-        from .pagecache import stage_files, write_file_list
-
-        files = stage_files(rt, model_path, device, python=python)["total"]
-        cold = {"list_file": write_file_list(files), "label": f"{model.name}/{runtime}/total", "drop_caches": drop_caches}
     with tempfile.TemporaryDirectory(prefix="embedload-probe-") as workdir:
         result_path = os.path.join(workdir, "result.json")
-        if cold:
-            cold["result_file"] = os.path.join(workdir, "residency.json")
+        if cache == "cold":
+            from .pagecache import helper_source, stage_files, write_file_list
+
+            listing = write_file_list(stage_files(rt, model_path, device, python=python)["total"])
+            residency_path = os.path.join(workdir, "residency.json")
+            label = f"probe|{model.name}|{runtime}|total"
+            cold = {"source": helper_source(listing, label, drop_caches, residency_path), "result_file": residency_path}
         spec = {
             "bindings": bindings(model_path, device),
             "stages": [{"name": part, "code": rt.code(part)} for part in PARTS],
