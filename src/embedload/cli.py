@@ -1,4 +1,4 @@
-"""``embedload`` command line: ``models``, ``probe``, ``show``, ``gate``, ``profile``.
+"""``embedload`` command line: ``models``, ``probe``, ``show``, ``gate``, ``profile``, ``imports``.
 
 Errors meant for people (unknown model, broken folder, missing results) print one clear message
 and exit 2; they never print a traceback.
@@ -189,6 +189,24 @@ def _cmd_profile(args) -> int:
     return report.exit_code if (baseline is not None or report.problems) else 0
 
 
+def _cmd_imports(args) -> int:
+    from .importtime import format_imports, profile_imports
+    from .runtimes import check_measurable
+
+    runtime = check_measurable(args.runtime, "warm")
+    print(f"running -X importtime of {args.runtime}'s import in {args.runs} fresh process(es)", file=sys.stderr, flush=True)
+    try:
+        result = profile_imports(runtime.import_code, runs=args.runs, progress=stderr_progress)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    result["runtime"] = args.runtime
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_imports(result, top=args.top))
+    return 0
+
+
 def _results_dir_from_asv_conf(conf_path: str = "asv.conf.json") -> Path:
     """``results_dir`` from asv.conf.json, read with asv's own loader (it allows comments)."""
     path = Path(conf_path)
@@ -276,6 +294,18 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before a run is killed (default: %(default)s)")
     p.add_argument("--format", choices=tuple(RENDERERS), default="text")
     p.set_defaults(func=_cmd_profile)
+
+    p = sub.add_parser(
+        "imports", parents=[common],
+        help="which distributions the import stage spends its time in, and which import chain pulls each in",
+        description="Run `python -X importtime` of the runtime's import in fresh processes, attribute each "
+        "module's self time to its distribution (median over runs) and show the chain that pulls it in.",
+    )
+    p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES)
+    p.add_argument("--runs", type=int, default=5, help="fresh processes (default: %(default)s)")
+    p.add_argument("--top", type=int, default=12, help="distributions to list (default: %(default)s)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_cmd_imports)
     return parser
 
 
