@@ -19,7 +19,7 @@ from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, evaluate, load_baseline_fi
 from .profile import dump, measurements_from_runs, profile_document, profile_runs, stderr_progress, write_new_file
 from .report import RENDERERS, format_bytes, format_probe, format_results_table
 from .results import ResultsError, default_machine, load_commit_results, resolve_commit
-from .runtimes import CACHE_STATES, RUNTIME_NAMES, NotAvailable
+from .runtimes import CACHE_STATES, LOADER_RUNTIME, RUNTIME_NAMES, NotAvailable, loader_runtime
 
 EXIT_USAGE = 2
 
@@ -62,11 +62,26 @@ def _cmd_models(args) -> int:
     return 0
 
 
+def _runtime_arg(args, config):
+    """The runtime to measure: a name, or ``loader`` (``--loader`` or [tool.embedload] loader)."""
+    if args.runtime != LOADER_RUNTIME and not args.loader:
+        return args.runtime
+    if args.loader and args.runtime not in ("st-torch", LOADER_RUNTIME):
+        raise UserError(f"--loader measures your loader; it cannot be combined with --runtime {args.runtime}")
+    spec = args.loader or config.loader()
+    if not spec:
+        raise UserError("--runtime loader needs --loader module:callable or [tool.embedload] loader in pyproject.toml")
+    try:
+        return loader_runtime(spec)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _cmd_probe(args) -> int:
     config = load_config(args.config)
     model = resolve_model(args.model, config)
     try:
-        result = run_probe(model, args.runtime, args.cache, timeout=args.timeout)
+        result = run_probe(model, _runtime_arg(args, config), args.cache, timeout=args.timeout)
     except ProbeError as exc:
         tail = "\n".join(exc.stderr.strip().splitlines()[-15:])
         raise UserError(f"{exc}\n--- last lines of the child's stderr ---\n{tail}") from None
@@ -162,11 +177,11 @@ def _cmd_profile(args) -> int:
     if args.baseline:
         baseline, baseline_name = load_baseline_file(Path(args.baseline), None)
     cache = "cold" if args.cold_start else "warm"
-    print(f"profiling {', '.join(m.name for m in models)} with {args.runtime} ({cache}), {args.runs} fresh process(es) each",
+    print(f"profiling {', '.join(m.name for m in models)} with {args.loader or args.runtime} ({cache}), {args.runs} fresh process(es) each",
           file=sys.stderr, flush=True)
     try:
-        runs = profile_runs(models, args.runtime, cache, args.runs, timeout=args.timeout, progress=stderr_progress,
-                            drop_caches=args.drop_caches)
+        runs = profile_runs(models, _runtime_arg(args, config), cache, args.runs, timeout=args.timeout,
+                            progress=stderr_progress, drop_caches=args.drop_caches)
     except ProbeError as exc:
         tail = "\n".join(exc.stderr.strip().splitlines()[-15:])
         raise UserError(f"{exc}\n--- last lines of the child's stderr ---\n{tail}") from None
@@ -242,7 +257,9 @@ def _get_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "probe", parents=[common], help="run every stage once in a fresh process and print its figures")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"known name, hub id or folder (default: {DEFAULT_MODEL})")
-    p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES)
+    p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES + (LOADER_RUNTIME,),
+                   help="'loader' measures your own loader (--loader or [tool.embedload] loader)")
+    p.add_argument("--loader", metavar="MODULE:CALLABLE", help="your loader: takes (model_path, device), returns an object with encode")
     p.add_argument("--cache", default="warm", choices=CACHE_STATES)
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before the child is killed (default: %(default)s)")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -281,7 +298,9 @@ def _get_parser() -> argparse.ArgumentParser:
         "statistics, memory, targets and recommendations. Exit 0, or 1 on a regression against --baseline.",
     )
     p.add_argument("--model", action="append", metavar="NAME", help=f"model to profile; repeat for several (default: {DEFAULT_MODEL})")
-    p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES)
+    p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES + (LOADER_RUNTIME,),
+                   help="'loader' measures your own loader (--loader or [tool.embedload] loader)")
+    p.add_argument("--loader", metavar="MODULE:CALLABLE", help="your loader: takes (model_path, device), returns an object with encode")
     p.add_argument("--runs", type=int, default=5, help="fresh processes per model (default: %(default)s)")
     p.add_argument("--output", metavar="FILE.json", help="save the runs (usable as a gate or profile --baseline); never replaces a file without --force")
     p.add_argument("--force", action="store_true", help="replace --output if it exists")

@@ -32,6 +32,15 @@ class Config:
     def root(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
 
+    def loader(self) -> str | None:
+        """``[tool.embedload] loader = "module:callable"``, validated."""
+        value = self.section.get("loader")
+        if value is None:
+            return None
+        if not isinstance(value, str) or ":" not in value:
+            raise ConfigError(f"{self.path}: [tool.embedload] loader must be \"module:callable\", found {value!r}")
+        return value
+
     def model_mapping(self) -> dict[str, Path]:
         """``[tool.embedload.models]``: name -> folder, relative paths taken from the file's folder."""
         raw = self.section.get("models", {})

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from .models import ResolvedModel
-from .runtimes import OFFLINE_ENV, PARTS, Runtime, bindings, check_measurable, device_from_env
+from .runtimes import CACHE_UNAVAILABLE, OFFLINE_ENV, PARTS, NotAvailable, Runtime, bindings, check_measurable, device_from_env
 
 SCHEMA = "embedload.probe/1"
 DEFAULT_TIMEOUT = 300.0
@@ -74,7 +74,12 @@ def run_probe(
     the run reads is evicted just before the first stage, and the residency found is recorded;
     a run that cannot be made cold (> 1% resident) raises :class:`ProbeError`.
     """
-    rt = runtime if isinstance(runtime, Runtime) else check_measurable(runtime, cache)
+    if isinstance(runtime, Runtime):
+        rt = runtime
+        if cache in CACHE_UNAVAILABLE:
+            raise NotAvailable(CACHE_UNAVAILABLE[cache])
+    else:
+        rt = check_measurable(runtime, cache)
     runtime = rt.name
     device = device or device_from_env()
     model_path = model.path.as_posix()

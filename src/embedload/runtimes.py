@@ -19,6 +19,7 @@ The source of a stage may use these names, bound untimed before anything runs:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 #: The stages a load is made of, in order; ``total`` is all of them.
@@ -93,6 +94,31 @@ CACHE_UNAVAILABLE = (
     {} if hasattr(os, "posix_fadvise") and os.path.exists("/proc/self/maps")
     else {"cold": "cache=cold needs posix_fadvise and /proc (Linux)"}
 )
+
+
+LOADER_RUNTIME = "loader"
+_LOADER_SPEC = re.compile(r"^([A-Za-z_][\w.]*):([A-Za-z_]\w*)$")
+
+
+def loader_runtime(spec: str) -> Runtime:
+    """A user's own loader, ``module:callable``, measured through the same stages.
+
+    ``import`` is the import of its module; ``init`` calls ``callable(model_path, device)``, which
+    returns an object with ``encode``; ``first_encode`` calls that. The module must be importable
+    by the measured interpreter (installed, or on PYTHONPATH).
+    """
+    match = _LOADER_SPEC.match(spec or "")
+    if not match:
+        raise ValueError(f"loader {spec!r} must be 'module:callable', e.g. 'myapp.embeddings:load_model'")
+    module, func = match.groups()
+    return Runtime(
+        f"{LOADER_RUNTIME}:{spec}",
+        f"your loader {spec}",
+        import_code=f"import {module} as _embedload_loader_module",
+        init_code=f"model = _embedload_loader_module.{func}(MODEL_PATH, DEVICE)",
+        encode_code="vector = model.encode(SENTENCE)",
+        distributions=("sentence-transformers", "transformers", "torch", "numpy"),
+    )
 
 
 def get_runtime(name: str) -> Runtime:
