@@ -278,3 +278,16 @@ def test_formats():
     assert re.fullmatch(r"\|(---:?\|)+", lines[header + 1])
     assert lines[header + 2].count("|") == lines[header].count("|")
     assert md.startswith("## ❌ embedload: FAIL")
+
+
+def test_import_costs_are_cited_with_their_chains():
+    imports = {"distributions": [
+        {"distribution": "python (stdlib)", "self_seconds": 0.2, "share": 0.05, "chain": "json", "entry_cumulative_seconds": 0.01},
+        {"distribution": "torch", "self_seconds": 1.9, "share": 0.42, "chain": "torch ← transformers.x ← sentence_transformers.backend.load", "entry_cumulative_seconds": 1.1},
+        {"distribution": "scikit-learn", "self_seconds": 0.07, "share": 0.015, "chain": "sklearn.metrics ← sentence_transformers.util.similarity", "entry_cumulative_seconds": 1.05},
+    ]}
+    report = _evaluate(_suite_measurements(imp=4.2), imports=imports)
+    text = "\n".join(report.recommendations)
+    assert "import cost: torch 1.90 s self time (42% of the import under -X importtime), pulled in by torch ← transformers.x" in text
+    assert "sklearn.metrics ← sentence_transformers.util.similarity (1.05 s with what it imports)" in text
+    assert "python (stdlib)" not in text

@@ -19,7 +19,7 @@ from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, evaluate, load_baseline_fi
 from .profile import dump, measurements_from_runs, profile_document, profile_runs, stderr_progress, write_new_file
 from .report import RENDERERS, format_bytes, format_probe, format_results_table
 from .results import ResultsError, default_machine, load_commit_results, resolve_commit
-from .runtimes import CACHE_STATES, LOADER_RUNTIME, RUNTIME_NAMES, NotAvailable, loader_runtime
+from .runtimes import CACHE_STATES, LOADER_RUNTIME, RUNTIME_NAMES, NotAvailable, get_runtime, loader_runtime
 
 EXIT_USAGE = 2
 
@@ -193,11 +193,20 @@ def _cmd_profile(args) -> int:
             raise UserError(str(exc)) from None
         print(f"profile written to {args.output}", file=sys.stderr)
     first = runs[0]
+    imports = None
+    if args.imports:
+        from .importtime import profile_imports
+
+        rt = _runtime_arg(args, config)
+        code = (get_runtime(rt) if isinstance(rt, str) else rt).import_code
+        print("attributing the import (-X importtime, 3 fresh processes)", file=sys.stderr, flush=True)
+        imports = profile_imports(code, runs=3, progress=stderr_progress)
     report = evaluate(
         measurements_from_runs(runs), config=config, commit="(working tree)", machine=document["machine"],
         baseline=baseline, baseline_name=baseline_name, threshold=args.threshold,
         fail_on=("regressions",) if baseline is not None else ("targets",),
         env={"EMBEDLOAD_DEVICE": first["device"]}, versions=first["versions"], source="profile",
+        imports=imports,
     )
     sys.stdout.write(RENDERERS[args.format](report))
     # The profiler reports; it fails only on a regression against --baseline (or on no data).
@@ -310,6 +319,7 @@ def _get_parser() -> argparse.ArgumentParser:
                    help="before each run, evict every file the load reads from the page cache (rootless, verified: "
                         "a run with more than 1%% still resident fails instead of counting)")
     p.add_argument("--drop-caches", action="store_true", help="with --cold-start: also drop the whole page cache (needs root)")
+    p.add_argument("--imports", action="store_true", help="also attribute the import to distributions (embedload imports) and cite the top costs")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before a run is killed (default: %(default)s)")
     p.add_argument("--format", choices=tuple(RENDERERS), default="text")
     p.set_defaults(func=_cmd_profile)

@@ -80,6 +80,8 @@ class GateReport:
     versions: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # why the gate cannot judge
     source: str = "asv"  # asv | profile
+    #: ``embedload.importtime.profile_imports`` result, when the import was attributed
+    imports: dict | None = None
 
     @property
     def missed(self) -> list[TargetCheck]:
@@ -205,6 +207,7 @@ def evaluate(
     env: dict | None = None,
     versions: dict | None = None,
     source: str = "asv",
+    imports: dict | None = None,
 ) -> GateReport:
     from .recommend import recommendations
 
@@ -235,6 +238,7 @@ def evaluate(
         commit=commit, machine=machine, baseline=baseline_name, threshold=threshold, fail_on=tuple(fail_on),
         rows=rows, checks=checks, comparisons=comparisons, not_measured=not_measured,
         recommendations=[], env=dict(env or {}), versions=dict(versions or {}), problems=problems, source=source,
+        imports=imports,
     )
     report.recommendations = recommendations(report)
     return report

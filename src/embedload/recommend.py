@@ -48,6 +48,13 @@ def recommendations(report: GateReport) -> list[str]:
                     f"{prefix}first encode is {ratio:.1f}× the steady-state encode ({format_seconds(first)} vs "
                     f"{format_seconds(steady)}): warm up at start, before the first request"
                 )
+    if report.imports:
+        for row in [r for r in report.imports["distributions"] if r["distribution"] != "python (stdlib)"][:3]:
+            out.append(
+                f"import cost: {row['distribution']} {format_seconds(row['self_seconds'])} self time "
+                f"({row['share']:.0%} of the import under -X importtime), pulled in by {row['chain']} "
+                f"({format_seconds(row['entry_cumulative_seconds'])} with what it imports)"
+            )
     for check in report.checks:
         if check.passed:
             continue
