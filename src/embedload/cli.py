@@ -19,7 +19,7 @@ from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, evaluate, load_baseline_fi
 from .profile import dump, measurements_from_runs, profile_document, profile_runs, stderr_progress, write_new_file
 from .report import RENDERERS, format_bytes, format_probe, format_results_table
 from .results import ResultsError, default_machine, load_commit_results, resolve_commit
-from .runtimes import CACHE_STATES, LOADER_RUNTIME, RUNTIME_NAMES, NotAvailable, get_runtime, loader_runtime
+from .runtimes import CACHE_STATES, LOADER_RUNTIME, RUNTIME_NAMES, RUNTIMES, NotAvailable, get_runtime, loader_runtime
 
 EXIT_USAGE = 2
 
@@ -245,6 +245,15 @@ def _results_dir_from_asv_conf(conf_path: str = "asv.conf.json") -> Path:
     return (path.parent / conf.get("results_dir", "results")).resolve()
 
 
+def _add_runtime_options(p: argparse.ArgumentParser) -> None:
+    implemented = ", ".join(name for name, rt in RUNTIMES.items() if not rt.unavailable)
+    p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES + (LOADER_RUNTIME,),
+                   help=f"runtime to measure (default: %(default)s); implemented today: {implemented}; "
+                        "'loader' measures your own loader (--loader or [tool.embedload] loader)")
+    p.add_argument("--loader", metavar="MODULE:CALLABLE",
+                   help="your loader: takes (model_path, device), returns an object with encode")
+
+
 def _get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="embedload",
@@ -266,9 +275,7 @@ def _get_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "probe", parents=[common], help="run every stage once in a fresh process and print its figures")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"known name, hub id or folder (default: {DEFAULT_MODEL})")
-    p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES + (LOADER_RUNTIME,),
-                   help="'loader' measures your own loader (--loader or [tool.embedload] loader)")
-    p.add_argument("--loader", metavar="MODULE:CALLABLE", help="your loader: takes (model_path, device), returns an object with encode")
+    _add_runtime_options(p)
     p.add_argument("--cache", default="warm", choices=CACHE_STATES)
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before the child is killed (default: %(default)s)")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -307,9 +314,7 @@ def _get_parser() -> argparse.ArgumentParser:
         "statistics, memory, targets and recommendations. Exit 0, or 1 on a regression against --baseline.",
     )
     p.add_argument("--model", action="append", metavar="NAME", help=f"model to profile; repeat for several (default: {DEFAULT_MODEL})")
-    p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES + (LOADER_RUNTIME,),
-                   help="'loader' measures your own loader (--loader or [tool.embedload] loader)")
-    p.add_argument("--loader", metavar="MODULE:CALLABLE", help="your loader: takes (model_path, device), returns an object with encode")
+    _add_runtime_options(p)
     p.add_argument("--runs", type=int, default=5, help="fresh processes per model (default: %(default)s)")
     p.add_argument("--output", metavar="FILE.json", help="save the runs (usable as a gate or profile --baseline); never replaces a file without --force")
     p.add_argument("--force", action="store_true", help="replace --output if it exists")
