@@ -9,7 +9,6 @@ import pytest
 from embedload import pagecache
 from embedload.models import resolve_model
 from embedload.probe import run_probe
-from embedload.runtimes import Runtime
 
 
 def _warm(paths):

@@ -42,7 +42,7 @@ def profile_runs(models, runtime: str, cache: str, runs: int, *, timeout: float,
     results = []
     total = runs * len(models)
     for model in models:
-        for i in range(runs):
+        for _ in range(runs):
             result = run_probe(model, runtime, cache, timeout=timeout, drop_caches=drop_caches)
             results.append(result)
             if progress:
