@@ -35,8 +35,10 @@ from embedload.runtimes import STAGES, get_runtime, timeraw_source  # noqa: E402
 def external_stage_seconds(stmt: str, setup: str, runs: int, python: str) -> tuple[float, float]:
     """Median wall time of whole processes with and without ``stmt``: (difference, spread)."""
     with_stmt, without = [], []
+    # os._exit: the interpreter's teardown (unloading torch takes ~2 s here) is not part of a stage.
+    end = "\nimport os\nos._exit(0)"
     for _ in range(runs):
-        for code, bucket in ((setup + "\n" + stmt, with_stmt), (setup, without)):
+        for code, bucket in ((setup + "\n" + stmt + end, with_stmt), (setup + end, without)):
             start = time.perf_counter()
             subprocess.run([python, "-c", code], env=child_environ(), check=True, capture_output=True)
             bucket.append(time.perf_counter() - start)
