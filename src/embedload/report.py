@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from .results import PROBE_BENCHMARKS, TIMING_BENCHMARKS, CommitResults, Measurement
+from .results import CommitResults, Measurement
 from .runtimes import PARTS, STAGES
 
 
@@ -49,64 +49,44 @@ def format_probe(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _timing_cell(m: Measurement | None) -> str:
-    if m is None:
+def _timing_cell(stat) -> str:
+    if stat is None:
         return "-"
-    if m.status != "ok":
-        return m.status
-    spread = m.spread()
-    n = len(m.samples) if m.samples else None
-    cell = format_seconds(m.value)
-    if spread:
-        cell += f" ±{format_seconds((spread[1] - spread[0]) / 2)}"
-    return cell + (f" (n={n})" if n else "")
+    cell = format_seconds(stat.median)
+    if stat.half_iqr is not None:
+        cell += f" ±{format_seconds(stat.half_iqr)}"
+    return cell + (f" (n={stat.n})" if stat.n else "")
 
 
 def format_results_table(results: CommitResults) -> str:
     """The suite's results for one commit: a row per model/runtime/cache, stage medians as columns."""
-    timing: dict[tuple, dict[str, Measurement]] = defaultdict(dict)
-    imports: dict[tuple, Measurement] = {}
-    memory: dict[tuple, dict[str, Measurement]] = defaultdict(dict)
-    others = []
-    for m in results.measurements:
-        p = m.params
-        if m.benchmark == "bench_timing.Import.timeraw_import":
-            imports[(p.get("runtime"), p.get("cache"))] = m
-        elif m.benchmark in TIMING_BENCHMARKS:
-            timing[(p.get("model"), p.get("runtime"), p.get("cache"))][TIMING_BENCHMARKS[m.benchmark]] = m
-        elif m.benchmark in PROBE_BENCHMARKS:
-            memory[(p.get("model"), p.get("runtime"), p.get("cache"))][PROBE_BENCHMARKS[m.benchmark]] = m
-        else:
-            others.append(m)
+    from .loadrows import rows_from_measurements, stages_add_up
 
-    rows = []
-    for key in sorted(set(timing) | set(memory)):
-        model, runtime, cache = key
-        mem = memory.get(key, {})
-        if not any(c.status == "ok" for c in (*timing.get(key, {}).values(), *mem.values())):
-            continue  # nothing but the (model-independent) import measured for this row
-        cells = {**timing.get(key, {}), "import": imports.get((runtime, cache))}
-        peak = mem.get("peak_rss_total")
-        growth = mem.get("rss_growth")
-        rows.append(
-            [model, runtime, cache]
-            + [_timing_cell(cells.get(stage)) for stage in STAGES]
-            + [format_bytes(peak.value) if peak and peak.status == "ok" else "-",
-               format_bytes(growth.value) if growth and growth.status == "ok" else "-"]
-        )
+    rows = rows_from_measurements(results.measurements)
     env = sorted({f"{k}={v}" for m in results.measurements for k, v in m.env_vars.items()})
     out = [f"asv results for {results.commit[:8]} on machine {results.machine}" + (f" ({', '.join(env)})" if env else "")]
     if rows:
         header = ["model", "runtime", "cache", *STAGES, "peak RSS", "RSS growth"]
-        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+        table = [
+            [r.model, r.runtime, r.cache, *(_timing_cell(r.timings.get(s)) for s in STAGES),
+             format_bytes(r.probe.get("peak_rss_total")), format_bytes(r.probe.get("rss_growth"))]
+            for r in rows
+        ]
+        widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
         out.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
         out.append("  ".join("-" * w for w in widths))
-        out.extend("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows)
+        out.extend("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in table)
         out.append("times: median ±half the interquartile range over n fresh processes; memory: median of the probe's runs")
-        out.extend(_consistency_lines(timing, imports))
+        for r in rows:
+            ratio = stages_add_up(r)
+            if ratio is not None:
+                summed = sum(r.seconds(p) for p in PARTS)
+                out.append(
+                    f"check {r.model}/{r.runtime}/{r.cache}: import+init+first_encode = {format_seconds(summed)}, "
+                    f"total = {format_seconds(r.seconds('total'))} (ratio {ratio:.3f})"
+                )
     else:
         out.append("no measured results for our suite's benchmarks")
-
     out.extend(format_not_measured(results.measurements))
     if results.versions:
         out.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(results.versions.items()) if v))
@@ -130,24 +110,6 @@ def format_not_measured(measurements: list[Measurement], examples: int = 3) -> l
                 shown = ", ".join(m.label for m in ms[:examples])
                 lines.append(f"         e.g. {shown}" + (f" (+{len(ms) - examples} more)" if len(ms) > examples else ""))
     return lines
-
-
-def _consistency_lines(timing, imports) -> list[str]:
-    """Sum of the stage medians against the total's median: the stages should add up."""
-    lines = []
-    for (model, runtime, cache), cells in sorted(timing.items()):
-        parts = [cells.get(p) if p != "import" else imports.get((runtime, cache)) for p in PARTS]
-        total = cells.get("total")
-        if total is None or total.status != "ok" or any(p is None or p.status != "ok" for p in parts):
-            continue
-        summed = sum(p.value for p in parts)
-        lines.append(
-            f"check {model}/{runtime}/{cache}: import+init+first_encode = {format_seconds(summed)}, "
-            f"total = {format_seconds(total.value)} (ratio {summed / total.value:.3f})"
-        )
-    return lines
-
-
 
 
 # ---------------------------------------------------------------------------------------------
