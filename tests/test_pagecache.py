@@ -59,6 +59,24 @@ def test_stage_files_come_from_the_import_itself(tiny_model):
     assert not any(p.startswith(str(tiny_model)) for p in sets["import"])
     assert set(pagecache.model_files(str(tiny_model))) <= set(sets["init"])
     assert set(sets["import"]) <= set(sets["total"]) and set(sets["init"]) <= set(sets["total"])
+    # Files the import only reads (no module, no mapping): transformers reads dist-info metadata.
+    assert any(p.endswith(".dist-info/METADATA") for p in sets["import"])
+    # All of them from this interpreter's environment, not another one's (see the key test).
+    site = [p for p in sets["import"] if "/site-packages/" in p]
+    assert site and all(p.startswith(os.path.realpath(sys.prefix)) for p in site)
+
+
+def test_stage_files_key_tells_virtualenvs_apart(tmp_path):
+    """Two venvs' pythons are symlinks to one interpreter; their file lists must not be shared."""
+    from embedload.runtimes import get_runtime
+
+    runtime = get_runtime("st-torch")
+    keys = set()
+    for env in ("env-a", "env-b"):
+        (tmp_path / env / "bin").mkdir(parents=True)
+        os.symlink(sys.executable, tmp_path / env / "bin" / "python")
+        keys.add(pagecache.stage_files_key(str(tmp_path / env / "bin" / "python"), runtime, None, "cpu"))
+    assert len(keys) == 2
 
 
 def test_cold_probe_records_residency(tiny_model):

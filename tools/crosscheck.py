@@ -17,6 +17,7 @@ Run from the repository after ``asv run``; prints a table and exits 1 if a check
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -47,6 +48,28 @@ def external_stage_seconds(stmt: str, setup: str, runs: int, python: str) -> tup
     return diff, spread
 
 
+def asv_env_python(env_name: str, config: str = "asv.conf.json") -> str:
+    """The interpreter of the asv environment that produced results named ``env_name``.
+
+    The comparison is only fair on the same interpreter and packages: the development ``.venv``
+    holds more packages (pytest, jsonschema, an editable install), and timing it against asv's
+    environment once made the external clock read 10-17% slow.
+    """
+    from asv import environment
+    from asv.config import Config
+
+    conf = Config.load(config)
+    names = []
+    for env in environment.get_environments(conf, [], verbose=False):
+        names.append(env.name)
+        if env.name == env_name:
+            try:
+                return env.find_executable("python")
+            except OSError:
+                raise SystemExit(f"asv environment {env_name} is not built ({env._path}): run `asv setup` or `asv run` first") from None
+    raise SystemExit(f"no environment named {env_name!r} in {config} (it has: {', '.join(names) or 'none'}); pass --python")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
@@ -55,22 +78,34 @@ def main(argv=None) -> int:
     parser.add_argument("--commit", default="HEAD")
     parser.add_argument("--results", default=".asv/results")
     parser.add_argument("--machine")
-    parser.add_argument("--python", default=sys.executable, help="interpreter to measure (default: this one)")
+    parser.add_argument(
+        "--python", help="interpreter to measure (default: the one of the asv environment that produced the results)"
+    )
     parser.add_argument("--tolerance", type=float, default=0.10)
     args = parser.parse_args(argv)
 
     results_dir = Path(args.results)
     machine = args.machine or default_machine(results_dir)
     results = load_commit_results(results_dir, machine, resolve_commit(args.commit))
-    asv = {}
+    asv, env_names = {}, set()
     for m in results.ok():
         stage = TIMING_BENCHMARKS.get(m.benchmark)
         if stage and m.params.get("runtime") == args.runtime and m.params.get("cache") == "warm" and m.params.get("model", args.model) == args.model:
             asv[stage] = m.value
+            env_names.add(m.env_name)
     missing = [s for s in STAGES if s not in asv]
     if missing:
         print(f"no asv results for {', '.join(missing)} at {args.commit} on {machine}; run `asv run` first")
         return 2
+
+    if args.python is None:
+        if len(env_names) != 1:
+            print(f"results come from {len(env_names)} asv environments ({', '.join(sorted(env_names))}); pass --python")
+            return 2
+        args.python = asv_env_python(env_names.pop())
+    # abspath, not resolve(): a virtualenv python is a symlink to the base interpreter.
+    args.python = os.path.abspath(args.python) if "/" in args.python else args.python
+    print(f"interpreter: {args.python}")
 
     failures = 0
     parts = asv["import"] + asv["init"] + asv["first_encode"]

@@ -188,8 +188,18 @@ def evict_until_cold(paths, *, drop_caches: bool = False) -> dict:
 
 _DISCOVERY_CHILD = r'''
 import json, os, sys
+opened = set()
+def _audit(event, args):
+    # Every file Python opens: module sources and bytecode, but also what a stage reads that no
+    # module or mapping shows (dist-info METADATA, entry_points.txt, configs, vocabularies).
+    if event == "open" and args and isinstance(args[0], (str, bytes)):
+        opened.add(os.fsdecode(args[0]))
+sys.addaudithook(_audit)
 def loaded():
     files = set()
+    for f in list(opened):
+        if not f.startswith(("/proc/", "/sys/", "/dev/")) and os.path.isfile(f):
+            files.add(os.path.realpath(f))
     for m in list(sys.modules.values()):
         for attr in ("__file__", "__cached__"):
             f = getattr(m, attr, None)
@@ -229,6 +239,18 @@ def _cache_dir() -> Path:
     return Path(base) / "embedload" / "stage-files"
 
 
+def stage_files_key(python: str, runtime, model_path: str | None, device: str) -> str:
+    """What a cached file list depends on: the interpreter *as named*, the stage code, the model.
+
+    The path is not resolved: every virtualenv's ``python`` is a symlink to the same base
+    interpreter, but each environment imports from its own site-packages.
+    """
+    from .runtimes import PARTS
+
+    key_text = json.dumps([os.path.abspath(python), runtime.name, [runtime.code(p) for p in PARTS], model_path, device])
+    return hashlib.sha256(key_text.encode()).hexdigest()[:24]
+
+
 def stage_files(runtime, model_path: str | None, device: str, python: str | None = None,
                 timeout: float = 300) -> dict[str, list[str]]:
     """The files each stage reads, found by running the stages once, warm, in a child.
@@ -240,8 +262,7 @@ def stage_files(runtime, model_path: str | None, device: str, python: str | None
     from .runtimes import PARTS, bindings
 
     python = python or sys.executable
-    key_text = json.dumps([os.path.realpath(python), runtime.name, [runtime.code(p) for p in PARTS], model_path, device])
-    cache = _cache_dir() / (hashlib.sha256(key_text.encode()).hexdigest()[:24] + ".json")
+    cache = _cache_dir() / (stage_files_key(python, runtime, model_path, device) + ".json")
     if cache.is_file():
         try:
             cached = json.loads(cache.read_text())
