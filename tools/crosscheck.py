@@ -3,11 +3,13 @@
 
 1. Stages add up: median(import) + median(init) + median(first_encode) vs median(total),
    all from the asv results of one commit.
-2. Each asv timing vs two independent measurements of the same stage source:
+2. Each stage timed the way asv times it (asv_runner's own timeraw timer, same source, same
+   interpreter) vs two independent measurements of the same work, taken in interleaved rounds
+   so that the machine's drift hits all of them alike:
    - the probe (``embedload.probe``: a different harness, per-stage perf_counter in one process);
-   - an external whole-process wall clock: interleaved runs of ``python -c SETUP+STMT`` and
-     ``python -c SETUP``, timed from outside; the stage is the difference of the medians.
-     Meaningful only for stages much longer than process jitter (import, total).
+   - an external whole-process wall clock: ``python -c SETUP+STMT`` minus ``python -c SETUP``,
+     each timed from outside. Meaningful only for stages much longer than process jitter
+     (import, total).
 3. The probe's peak RSS over a run vs ``/usr/bin/time -v``'s maximum resident set size for the
    same run.
 
@@ -17,6 +19,8 @@ Run from the repository after ``asv run``; prints a table and exits 1 if a check
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import re
 import statistics
@@ -30,22 +34,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from embedload.models import DEFAULT_MODEL, resolve_model  # noqa: E402
 from embedload.probe import child_environ, run_probe  # noqa: E402
 from embedload.results import TIMING_BENCHMARKS, default_machine, load_commit_results, resolve_commit  # noqa: E402
-from embedload.runtimes import STAGES, get_runtime, timeraw_source  # noqa: E402
+from embedload.runtimes import OFFLINE_ENV, STAGES, get_runtime, timeraw_source  # noqa: E402
 
 
-def external_stage_seconds(stmt: str, setup: str, runs: int, python: str) -> tuple[float, float]:
-    """Median wall time of whole processes with and without ``stmt``: (difference, spread)."""
-    with_stmt, without = [], []
-    # os._exit: the interpreter's teardown (unloading torch takes ~2 s here) is not part of a stage.
-    end = "\nimport os\nos._exit(0)"
-    for _ in range(runs):
-        for code, bucket in ((setup + "\n" + stmt + end, with_stmt), (setup + end, without)):
-            start = time.perf_counter()
-            subprocess.run([python, "-c", code], env=child_environ(), check=True, capture_output=True)
-            bucket.append(time.perf_counter() - start)
-    diff = statistics.median(with_stmt) - statistics.median(without)
-    spread = (statistics.quantiles(with_stmt, n=4)[2] - statistics.quantiles(with_stmt, n=4)[0]) / 2
-    return diff, spread
+# os._exit: the interpreter's teardown (unloading torch takes ~2 s here) is not part of a stage.
+_EXIT = "\nimport os\nos._exit(0)"
+
+
+def external_seconds(code: str, python: str) -> float:
+    """Wall time of one whole ``python -c code`` process, timed from outside."""
+    start = time.perf_counter()
+    subprocess.run([python, "-c", code + _EXIT], env=child_environ(), check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def asv_runner_seconds(stmt: str, setup: str, python: str) -> float:
+    """One sample taken by asv_runner's own timeraw timer (its template, its subprocess), in ``python``."""
+    from unittest import mock
+
+    from asv_runner.benchmarks.timeraw import _SeparateProcessTimer
+
+    timer = _SeparateProcessTimer(lambda: (stmt, setup), env=dict(OFFLINE_ENV))
+    # asv runs its runner inside the env; the child's stderr (progress bars) is not wanted here.
+    with mock.patch.object(sys, "executable", python), contextlib.redirect_stderr(io.StringIO()):
+        return timer.timeit(1)
+
+
+def median_spread(values) -> tuple[float, float]:
+    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return statistics.median(values), (q[2] - q[0]) / 2
 
 
 def asv_env_python(env_name: str, config: str = "asv.conf.json") -> str:
@@ -115,23 +132,38 @@ def main(argv=None) -> int:
     print(f"[{'ok' if ok else 'FAIL'}] stages add up: import+init+first_encode = {parts:.3f} s, total = {asv['total']:.3f} s, ratio {ratio:.3f}")
 
     model = resolve_model(args.model)
-    print(f"probing {args.runs} fresh processes ...", flush=True)
-    probes = [run_probe(model, args.runtime, "warm", python=args.python) for _ in range(args.runs)]
     rt = get_runtime(args.runtime)
-    print(f"{'stage':<13} {'asv':>9} {'probe':>9} {'ratio':>6} {'external':>9} {'±':>7} {'ratio':>6}")
+    sources = {stage: timeraw_source(rt, stage, model.path.as_posix(), "cpu") for stage in STAGES}
+    # Interleaved rounds: on a shared machine speed drifts by 10-20% over minutes, so measurements
+    # compared with each other are taken in the same time windows.
+    samples = {(kind, stage): [] for kind in ("asv", "probe", "external") for stage in STAGES}
+    started = time.perf_counter()
+    for i in range(args.runs):
+        print(f"round {i + 1}/{args.runs} ({time.perf_counter() - started:.0f} s so far) ...", flush=True)
+        for stage in STAGES:
+            samples["asv", stage].append(asv_runner_seconds(*sources[stage], args.python))
+        probe = run_probe(model, args.runtime, "warm", python=args.python)
+        for stage in STAGES:
+            samples["probe", stage].append(probe["stages"][stage]["seconds"])
+        for stage in ("import", "total"):
+            stmt, setup = sources[stage]
+            samples["external", stage].append(
+                external_seconds(setup + "\n" + stmt, args.python) - external_seconds(setup, args.python))
+
+    print(f"medians over {args.runs} interleaved rounds (± half the interquartile range); "
+          "'recorded' is the asv run's stored result, from another time window")
+    print(f"{'stage':<13} {'recorded':>9} {'asv':>8} {'±':>6} {'probe':>8} {'ratio':>6} {'external':>9} {'±':>6} {'ratio':>6}")
     for stage in STAGES:
-        probe_median = statistics.median(p["stages"][stage]["seconds"] for p in probes)
-        r_probe = asv[stage] / probe_median
-        line = f"{stage:<13} {asv[stage]:>9.4f} {probe_median:>9.4f} {r_probe:>6.3f}"
-        ok = abs(r_probe - 1) <= args.tolerance
-        stmt, setup = timeraw_source(rt, stage, model.path.as_posix(), "cpu")
-        if stage in ("import", "total"):
-            ext, spread = external_stage_seconds(stmt, setup, args.runs, args.python)
-            r_ext = asv[stage] / ext
-            line += f" {ext:>9.4f} {spread:>7.3f} {r_ext:>6.3f}"
-            ok = ok and abs(r_ext - 1) <= args.tolerance
+        a, a_spread = median_spread(samples["asv", stage])
+        p, _ = median_spread(samples["probe", stage])
+        line = f"{stage:<13} {asv[stage]:>9.4f} {a:>8.4f} {a_spread:>6.3f} {p:>8.4f} {a / p:>6.3f}"
+        ok = abs(a / p - 1) <= args.tolerance
+        if samples["external", stage]:
+            e, e_spread = median_spread(samples["external", stage])
+            line += f" {e:>9.4f} {e_spread:>6.3f} {a / e:>6.3f}"
+            ok = ok and abs(a / e - 1) <= args.tolerance
         else:
-            line += f" {'(shorter than process jitter)':>24}"
+            line += f" {'(shorter than process jitter)':>23}"
         failures += not ok
         print(f"[{'ok' if ok else 'FAIL'}] {line}")
 

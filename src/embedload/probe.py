@@ -12,6 +12,7 @@ Result (``schema: embedload.probe/1``), all times in seconds and memory in bytes
     run_peak_rss                          peak RSS over the whole run (steady encodes included)
     steady_encode_seconds, steady_encode_median
     vector                                the first embedding, as floats
+    vector_check                          prepared runtimes: {cosine, min_cosine, ok} against st-torch's
     model, model_path, model_source, runtime, cache, device, python, versions, threads, memory_method
 """
 
@@ -65,6 +66,7 @@ def run_probe(
     steady_runs: int = STEADY_RUNS,
     launcher: tuple[str, ...] = (),
     drop_caches: bool = False,
+    prepared: bool = False,
 ) -> dict:
     """Measure every stage once, in one fresh process. Raises :class:`ProbeError` on failure.
 
@@ -82,6 +84,11 @@ def run_probe(
         rt = check_measurable(runtime, cache)
     runtime = rt.name
     device = device or device_from_env()
+    source_model = model
+    if rt.prepared and not prepared:  # ``prepared``: ``model`` is the prepared folder already
+        from .prepare import model_for
+
+        model = model_for(model, rt)
     model_path = model.path.as_posix()
     cold = None
     with tempfile.TemporaryDirectory(prefix="embedload-probe-") as workdir:
@@ -148,4 +155,13 @@ def run_probe(
         launcher_stderr=proc.stderr if launcher else None,
         steady_encode_median=statistics.median(result["steady_encode_seconds"]) if result["steady_encode_seconds"] else None,
     )
+    if rt.prepared and not prepared:
+        from .prepare import CheckFailed, check_vector
+
+        result["vector_check"] = check = check_vector(source_model, rt, result["vector"])
+        if check and not check["ok"]:
+            raise CheckFailed(
+                f"{runtime} computes something else for {model.name}: first vector cosine {check['cosine']:.6f} "
+                f"vs st-torch, needs >= {check['min_cosine']}"
+            )
     return result

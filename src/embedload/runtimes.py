@@ -58,6 +58,23 @@ class Runtime:
     distributions: tuple[str, ...] = ()
     #: Why this runtime cannot be measured yet; empty when it can.
     unavailable: str = ""
+    #: Modules the runtime needs (checked without importing them), and the extra that installs them.
+    needs: tuple[str, ...] = ()
+    extra: str = ""
+    #: Source that makes the runtime's artifacts, run once by ``embedload prepare`` in a child with
+    #: ``SOURCE_PATH`` (the model folder), ``OUT_PATH`` (an empty folder to fill) and ``QUANT``
+    #: (sentence-transformers' quantization config for this CPU) bound. Empty: nothing to prepare,
+    #: and the stages load the model folder itself.
+    prepare_code: str = ""
+    #: The first vector must match st-torch's at least this well (cosine).
+    min_cosine: float = 0.999
+
+    @property
+    def prepared(self) -> bool:
+        return bool(self.prepare_code)
+
+    def install_hint(self) -> str:
+        return f"pip install -c constraints.txt 'embedload[{self.extra}]'" if self.extra else ""
 
     def code(self, stage: str) -> str:
         """The source of one stage; ``total`` is the parts in order."""
@@ -70,6 +87,56 @@ class Runtime:
 
 
 _ST_DISTRIBUTIONS = ("sentence-transformers", "transformers", "torch", "tokenizers", "numpy")
+_ST_IMPORT = "from sentence_transformers import SentenceTransformer"
+_ST_ENCODE = "vector = model.encode(SENTENCE)"
+
+# Prepare steps. Each leaves a complete sentence-transformers folder in OUT_PATH: the stages load
+# it with no conversion left to do (sentence-transformers would otherwise export on the fly).
+_EXPORT_ONNX = """\
+from sentence_transformers import SentenceTransformer
+model = SentenceTransformer(SOURCE_PATH, device="cpu", backend="onnx")
+model.save(OUT_PATH)
+"""
+_QUANTIZE_ONNX = _EXPORT_ONNX + """\
+import os
+from sentence_transformers import export_dynamic_quantized_onnx_model
+model = SentenceTransformer(OUT_PATH, device="cpu", backend="onnx", model_kwargs={"file_name": "onnx/model.onnx"})
+export_dynamic_quantized_onnx_model(model, QUANT, OUT_PATH, file_suffix="qint8")
+os.remove(os.path.join(OUT_PATH, "onnx", "model.onnx"))
+"""
+_EXPORT_OPENVINO = """\
+from sentence_transformers import SentenceTransformer
+model = SentenceTransformer(SOURCE_PATH, device="cpu", backend="openvino")
+model.save(OUT_PATH)
+"""
+# fastembed reads an ONNX file and the tokenizer files from a folder; how to pool and whether to
+# normalize come from the sentence-transformers modules, written where the init stage reads them.
+_FASTEMBED_SPEC = _EXPORT_ONNX + """\
+import json, os
+from sentence_transformers.models import Normalize, Pooling
+pooling = [m for m in model if isinstance(m, Pooling)]
+spec = {
+    "model": "embedload/" + os.path.basename(os.path.normpath(SOURCE_PATH)),
+    "pooling": pooling[0].get_pooling_mode_str() if pooling else "mean",
+    "normalization": any(isinstance(m, Normalize) for m in model),
+    "dim": model.get_sentence_embedding_dimension(),
+    "model_file": "onnx/model.onnx",
+}
+with open(os.path.join(OUT_PATH, "embedload-fastembed.json"), "w") as f:
+    json.dump(spec, f)
+"""
+_FASTEMBED_INIT = """\
+import json as _el_json
+from fastembed.common.model_description import ModelSource, PoolingType
+with open(MODEL_PATH + "/embedload-fastembed.json") as _el_f:
+    _el_spec = _el_json.load(_el_f)
+TextEmbedding.add_custom_model(
+    model=_el_spec["model"], pooling=PoolingType[_el_spec["pooling"].upper()],
+    normalization=_el_spec["normalization"], sources=ModelSource(hf=_el_spec["model"]),
+    dim=_el_spec["dim"], model_file=_el_spec["model_file"],
+)
+model = TextEmbedding(model_name=_el_spec["model"], specific_model_path=MODEL_PATH,
+                      providers=["CUDAExecutionProvider" if DEVICE.startswith("cuda") else "CPUExecutionProvider"])"""
 
 RUNTIMES: dict[str, Runtime] = {
     rt.name: rt
@@ -77,15 +144,57 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime(
             "st-torch",
             "sentence-transformers with its torch backend",
-            import_code="from sentence_transformers import SentenceTransformer",
+            import_code=_ST_IMPORT,
             init_code="model = SentenceTransformer(MODEL_PATH, device=DEVICE)",
-            encode_code="vector = model.encode(SENTENCE)",
+            encode_code=_ST_ENCODE,
             distributions=_ST_DISTRIBUTIONS,
         ),
-        Runtime("st-onnx", "sentence-transformers backend='onnx'", unavailable="st-onnx is not implemented yet"),
-        Runtime("st-onnx-int8", "sentence-transformers ONNX, int8 dynamic quantization", unavailable="st-onnx-int8 is not implemented yet"),
-        Runtime("st-openvino", "sentence-transformers backend='openvino'", unavailable="st-openvino is not implemented yet"),
-        Runtime("fastembed", "fastembed (onnxruntime + tokenizers, no torch)", unavailable="fastembed is not implemented yet"),
+        Runtime(
+            "st-onnx",
+            "sentence-transformers backend='onnx' (ONNX Runtime)",
+            import_code=_ST_IMPORT,
+            init_code='model = SentenceTransformer(MODEL_PATH, device=DEVICE, backend="onnx", model_kwargs={"file_name": "onnx/model.onnx"})',
+            encode_code=_ST_ENCODE,
+            distributions=_ST_DISTRIBUTIONS + ("onnxruntime", "optimum-onnx", "optimum"),
+            needs=("onnxruntime", "optimum.onnxruntime"),
+            extra="onnx",
+            prepare_code=_EXPORT_ONNX,
+        ),
+        Runtime(
+            "st-onnx-int8",
+            "sentence-transformers ONNX, int8 dynamic quantization for this CPU",
+            import_code=_ST_IMPORT,
+            init_code='model = SentenceTransformer(MODEL_PATH, device=DEVICE, backend="onnx", model_kwargs={"file_name": "onnx/model_qint8.onnx"})',
+            encode_code=_ST_ENCODE,
+            distributions=_ST_DISTRIBUTIONS + ("onnxruntime", "optimum-onnx", "optimum"),
+            needs=("onnxruntime", "optimum.onnxruntime"),
+            extra="onnx",
+            prepare_code=_QUANTIZE_ONNX,
+            min_cosine=0.99,
+        ),
+        Runtime(
+            "st-openvino",
+            "sentence-transformers backend='openvino'",
+            import_code=_ST_IMPORT,
+            init_code='model = SentenceTransformer(MODEL_PATH, device=DEVICE, backend="openvino", model_kwargs={"file_name": "openvino/openvino_model.xml"})',
+            encode_code=_ST_ENCODE,
+            distributions=_ST_DISTRIBUTIONS + ("openvino", "optimum-intel", "optimum"),
+            needs=("openvino", "optimum.intel"),
+            extra="openvino",
+            prepare_code=_EXPORT_OPENVINO,
+        ),
+        Runtime(
+            "fastembed",
+            "fastembed (onnxruntime + tokenizers, no torch)",
+            import_code="from fastembed import TextEmbedding",
+            init_code=_FASTEMBED_INIT,
+            encode_code="vector = next(iter(model.embed([SENTENCE])))",
+            distributions=("fastembed", "onnxruntime", "tokenizers", "numpy"),
+            needs=("fastembed", "onnxruntime"),
+            extra="fastembed",
+            # The ONNX export needs sentence-transformers (and torch) once, at prepare time only.
+            prepare_code=_FASTEMBED_SPEC,
+        ),
     )
 }
 
@@ -128,6 +237,16 @@ def get_runtime(name: str) -> Runtime:
         raise ValueError(f"unknown runtime {name!r}; expected one of {', '.join(RUNTIME_NAMES)}") from None
 
 
+def _importable(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it (parents of a dotted name are)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def check_measurable(runtime: str, cache: str) -> Runtime:
     """The runtime, or :class:`NotAvailable` with a one-line reason."""
     rt = get_runtime(runtime)
@@ -135,6 +254,9 @@ def check_measurable(runtime: str, cache: str) -> Runtime:
         raise ValueError(f"unknown cache state {cache!r}; expected one of {', '.join(CACHE_STATES)}")
     if rt.unavailable:
         raise NotAvailable(rt.unavailable)
+    missing = [name for name in rt.needs if not _importable(name)]
+    if missing:
+        raise NotAvailable(f"{rt.name} needs {', '.join(missing)}, not installed here: {rt.install_hint()}")
     if cache in CACHE_UNAVAILABLE:
         raise NotAvailable(CACHE_UNAVAILABLE[cache])
     return rt
