@@ -1,17 +1,22 @@
 # The two commands the README promises work on a fresh machine:
 #   make bench   set up, then run the asv suite on HEAD and print the results table
 #   make test    set up, then run the tests, asv check and a quick asv run
+# and one more:
+#   make bench-runtimes   the five runtimes side by side in their own asv environment
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Every install goes through constraints.txt: torch stays the local 2.13.0 CPU build.
 PIP    := $(BIN)/python -m pip install --quiet --constraint constraints.txt
 
-.PHONY: help setup bench test clean-env
+RUNTIMES_CONF := asv.runtimes.conf.json
+
+.PHONY: help setup bench bench-runtimes test clean-env
 
 help:
 	@echo "make bench   set up .venv, run the asv suite on HEAD (progress as it runs), print the table"
 	@echo "make test    set up .venv, run pytest, asv check and a quick asv run against .venv"
+	@echo "make bench-runtimes   st-torch, st-onnx, st-onnx-int8, st-openvino, fastembed on HEAD ($(RUNTIMES_CONF))"
 
 $(BIN)/embedload: pyproject.toml constraints.txt
 	@echo ">> creating $(VENV) and installing embedload with torch==2.13.0 (CPU)"
@@ -25,6 +30,17 @@ setup: $(BIN)/embedload
 bench: setup
 	$(BIN)/asv machine --yes > /dev/null
 	$(BIN)/asv run HEAD^! --record-samples --show-stderr
+	@echo
+	$(BIN)/embedload show --commit HEAD
+
+# The other runtimes need another stack (see the comment in $(RUNTIMES_CONF)): asv builds that
+# environment, embedload prepare makes the ONNX/int8/OpenVINO/fastembed folders with its python
+# (once; kept in ~/.cache/embedload/prepared) and checks their vectors, then asv measures.
+bench-runtimes: setup
+	$(BIN)/asv machine --yes > /dev/null
+	$(BIN)/asv setup --config $(RUNTIMES_CONF)
+	$(BIN)/embedload prepare --asv-config $(RUNTIMES_CONF)
+	$(BIN)/asv run --config $(RUNTIMES_CONF) HEAD^! --record-samples --show-stderr
 	@echo
 	$(BIN)/embedload show --commit HEAD
 

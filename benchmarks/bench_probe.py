@@ -27,6 +27,8 @@ _FIGURES = {
     **{f"peak_increase_{s}": (lambda run, s=s: run["stages"][s]["peak_increase"]) for s in ("init", "first_encode")},
     "rss_growth": lambda run: run["rss_growth"],
     "steady_encode": lambda run: run["steady_encode_median"],
+    # Prepared runtimes only: the first vector's cosine with st-torch's (the probe fails below the bar).
+    "vector_cosine": lambda run: (run.get("vector_check") or {}).get("cosine"),
 }
 
 
@@ -46,7 +48,11 @@ def probe_all_combinations():
                 except ProbeError as exc:
                     figures[key] = {"error": f"{exc}\n{exc.stderr[-4000:]}"}
                     continue
-                figures[key] = {name: statistics.median(get(run) for run in runs) for name, get in _FIGURES.items()}
+                except RuntimeError as exc:  # e.g. prepare.CheckFailed: it computes something else
+                    figures[key] = {"error": f"{type(exc).__name__}: {exc}"}
+                    continue
+                values = {name: [v for v in map(get, runs) if v is not None] for name, get in _FIGURES.items()}
+                figures[key] = {name: statistics.median(v) for name, v in values.items() if v}
     return figures
 
 
@@ -102,3 +108,14 @@ class Encode(_FromProbe):
 
     def track_steady_encode(self, figures, model, runtime, cache):
         return self.figures["steady_encode"]
+
+
+class Check(_FromProbe):
+    """Same output or it doesn't count: the first vector's cosine with st-torch's, per runtime."""
+
+    unit = "cosine"
+
+    def track_vector_cosine(self, figures, model, runtime, cache):
+        if "vector_cosine" not in self.figures:
+            raise NotAvailable("st-torch is the reference the other runtimes' vectors are checked against")
+        return self.figures["vector_cosine"]

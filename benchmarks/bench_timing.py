@@ -23,7 +23,7 @@ class _Stage:
 
     def _prepare(self, runtime, cache, model=None):
         self.runtime = common.measurable(runtime, cache)
-        self.model = common.resolve(model) if model else None
+        self.model = common.loaded_folder(common.resolve(model), self.runtime) if model else None
         self.params_label = "|".join(filter(None, [model, runtime, cache]))
         self.cold = cache == "cold"
         path = self.model.path.as_posix() if self.model is not None else None

@@ -17,6 +17,10 @@ try:
     from embedload import reasons
 except ImportError:  # an embedload that predates reasons: skips still work, unrecorded
     reasons = None
+try:
+    from embedload import prepare
+except ImportError:  # an embedload that predates prepare: only st-torch is measurable there
+    prepare = None
 
 MODELS = tuple(KNOWN_MODELS)
 RUNTIMES = RUNTIME_NAMES
@@ -52,6 +56,18 @@ def resolve(model):
 
 def measurable(runtime, cache):
     return check_measurable(runtime, cache)
+
+
+def loaded_folder(model, runtime):
+    """The folder the runtime's stages load: the model's, or the one ``embedload prepare`` made.
+
+    Unprepared: a skip naming the command. Prepared but computing another vector: a failure.
+    """
+    if not runtime.prepared:
+        return model
+    if prepare is None:
+        raise NotAvailable(f"{runtime.name} needs an embedload with `embedload prepare`")
+    return prepare.model_for(model, runtime)
 
 
 def make_warm(runtime, model_path, device):

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from embedload.models import DEFAULT_MODEL, resolve_model  # noqa: E402
 from embedload.probe import child_environ, run_probe  # noqa: E402
-from embedload.results import TIMING_BENCHMARKS, default_machine, load_commit_results, resolve_commit  # noqa: E402
+from embedload.results import TIMING_BENCHMARKS, ResultsError, asv_env_python, default_machine, load_commit_results, resolve_commit  # noqa: E402
 from embedload.runtimes import OFFLINE_ENV, STAGES, get_runtime, timeraw_source  # noqa: E402
 
 
@@ -63,28 +63,6 @@ def asv_runner_seconds(stmt: str, setup: str, python: str) -> float:
 def median_spread(values) -> tuple[float, float]:
     q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
     return statistics.median(values), (q[2] - q[0]) / 2
-
-
-def asv_env_python(env_name: str, config: str = "asv.conf.json") -> str:
-    """The interpreter of the asv environment that produced results named ``env_name``.
-
-    The comparison is only fair on the same interpreter and packages: the development ``.venv``
-    holds more packages (pytest, jsonschema, an editable install), and timing it against asv's
-    environment once made the external clock read 10-17% slow.
-    """
-    from asv import environment
-    from asv.config import Config
-
-    conf = Config.load(config)
-    names = []
-    for env in environment.get_environments(conf, [], verbose=False):
-        names.append(env.name)
-        if env.name == env_name:
-            try:
-                return env.find_executable("python")
-            except OSError:
-                raise SystemExit(f"asv environment {env_name} is not built ({env._path}): run `asv setup` or `asv run` first") from None
-    raise SystemExit(f"no environment named {env_name!r} in {config} (it has: {', '.join(names) or 'none'}); pass --python")
 
 
 def main(argv=None) -> int:
@@ -119,7 +97,13 @@ def main(argv=None) -> int:
         if len(env_names) != 1:
             print(f"results come from {len(env_names)} asv environments ({', '.join(sorted(env_names))}); pass --python")
             return 2
-        args.python = asv_env_python(env_names.pop())
+        try:
+            # The comparison is only fair on asv's own interpreter and packages: timing the dev
+            # .venv (more packages, an editable install) once read 10-17% slow.
+            args.python = asv_env_python(env_names.pop())
+        except ResultsError as exc:
+            print(exc)
+            return 2
     # abspath, not resolve(): a virtualenv python is a symlink to the base interpreter.
     args.python = os.path.abspath(args.python) if "/" in args.python else args.python
     print(f"interpreter: {args.python}")

@@ -96,6 +96,13 @@ def _cmd_prepare(args) -> int:
     from .prepare import CheckFailed, prepare, prepared_root
 
     config = load_config(args.config)
+    python = args.python
+    if args.asv_config:
+        from .results import asv_env_python
+
+        python = asv_env_python(None, args.asv_config)
+    if python:
+        print(f"preparing with {python}", file=sys.stderr)
     wanted = args.runtime or ["all"]
     names = [n for n in RUNTIME_NAMES if RUNTIMES[n].prepared] if "all" in wanted else wanted
     models = [resolve_model(name, config) for name in (args.model or [DEFAULT_MODEL])]
@@ -108,7 +115,7 @@ def _cmd_prepare(args) -> int:
                 print(f"{name}: nothing to prepare (it loads the model folder itself)", file=sys.stderr)
                 continue
             try:
-                manifest = prepare(model, rt, force=args.force, progress=stderr_progress)
+                manifest = prepare(model, rt, python=python, force=args.force, progress=stderr_progress)
             except NotAvailable as exc:
                 if not args.skip_missing:
                     raise
@@ -280,10 +287,9 @@ def _results_dir_from_asv_conf(conf_path: str = "asv.conf.json") -> Path:
 
 
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
-    implemented = ", ".join(name for name, rt in RUNTIMES.items() if not rt.unavailable)
     p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES + (LOADER_RUNTIME,),
-                   help=f"runtime to measure (default: %(default)s); implemented today: {implemented}; "
-                        "'loader' measures your own loader (--loader or [tool.embedload] loader)")
+                   help="runtime to measure (default: %(default)s); all but st-torch need their extra installed "
+                        "and `embedload prepare`; 'loader' measures your own loader (--loader or [tool.embedload] loader)")
     p.add_argument("--loader", metavar="MODULE:CALLABLE",
                    help="your loader: takes (model_path, device), returns an object with encode")
 
@@ -328,6 +334,9 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", metavar="NAME", help=f"model to prepare; repeat for several (default: {DEFAULT_MODEL})")
     p.add_argument("--runtime", action="append", choices=RUNTIME_NAMES + ("all",), default=None,
                    help="runtime to prepare; repeat for several, or 'all' (default: all)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--python", metavar="PATH", help="interpreter whose packages make and check the files (default: this one)")
+    where.add_argument("--asv-config", metavar="FILE", help="use the interpreter of the (only) environment of this asv config, e.g. asv.runtimes.conf.json")
     p.add_argument("--skip-missing", action="store_true", help="skip runtimes whose packages are not installed, instead of failing")
     p.add_argument("--force", action="store_true", help="make the folders again even if they exist")
     p.set_defaults(func=_cmd_prepare)

@@ -146,15 +146,22 @@ def compare(current: list[Measurement], baseline: list[Measurement], threshold: 
     """Every benchmark in both sets, judged as ``asv compare`` judges it, with ``threshold`` as factor."""
     from asv.commands.compare import _is_result_better
 
-    base_by_key = {_key(m): m for m in baseline}
+    # Same asv environment first; otherwise (a profile file, a renamed env) the only candidate.
+    base_exact = {(m.env_name, *_key(m)): m for m in baseline}
+    base_any: dict[tuple, list[Measurement]] = {}
+    for m in baseline:
+        base_any.setdefault(_key(m), []).append(m)
+    several_envs = len({m.env_name for m in current}) > 1
     out = []
     for cur in current:
-        base = base_by_key.get(_key(cur))
+        base = base_exact.get((cur.env_name, *_key(cur)))
+        if base is None and len(base_any.get(_key(cur), [])) == 1:
+            base = base_any[_key(cur)][0]
         if base is None or "skipped" in (cur.status, base.status):
             continue
         if cur.status == "failed" and base.status == "failed":
             continue
-        name = cur.label
+        name = f"{cur.label} [{cur.stack or cur.env_name}]" if several_envs else cur.label
         if base.status == "ok" and cur.status == "failed":
             out.append(Comparison(name, cur.unit, base.value, None, "newly-failed", "none"))
             continue

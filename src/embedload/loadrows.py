@@ -64,17 +64,19 @@ class LoadRow:
     model: str
     runtime: str
     cache: str
+    #: The stack's key versions, set only when one commit's results come from several stacks.
+    stack: str = ""
     timings: dict[str, StageStat] = field(default_factory=dict)
     #: peak_rss_<stage>, peak_increase_<stage>, rss_growth (bytes); steady_encode (seconds)
     probe: dict[str, float] = field(default_factory=dict)
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return self.model, self.runtime, self.cache
+    def key(self) -> tuple[str, str, str, str]:
+        return self.model, self.runtime, self.cache, self.stack
 
     @property
     def label(self) -> str:
-        return f"{self.model} / {self.runtime} / {self.cache}"
+        return f"{self.model} / {self.runtime} / {self.cache}" + (f" [{self.stack}]" if self.stack else "")
 
     def seconds(self, stage: str) -> float | None:
         stat = self.timings.get(stage)
@@ -92,14 +94,17 @@ def rows_from_measurements(measurements: list[Measurement]) -> list[LoadRow]:
     """
     rows: dict[tuple, LoadRow] = {}
     imports: dict[tuple, StageStat] = {}
+    # Several stacks (asv environments) in one set: rows are told apart by stack.
+    several = len({m.stack for m in measurements if m.status == "ok"}) > 1
     for m in measurements:
         if m.status != "ok":
             continue
         p = m.params
+        stack = m.stack if several else ""
         if m.benchmark == IMPORT_BENCHMARK:
-            imports[(p.get("runtime"), p.get("cache"))] = StageStat.from_measurement(m)
+            imports[(p.get("runtime"), p.get("cache"), stack)] = StageStat.from_measurement(m)
             continue
-        key = (p.get("model"), p.get("runtime"), p.get("cache"))
+        key = (p.get("model"), p.get("runtime"), p.get("cache"), stack)
         if None in key:
             continue
         if m.benchmark in TIMING_BENCHMARKS:
@@ -107,7 +112,7 @@ def rows_from_measurements(measurements: list[Measurement]) -> list[LoadRow]:
         elif m.benchmark in PROBE_BENCHMARKS:
             rows.setdefault(key, LoadRow(*key)).probe[PROBE_BENCHMARKS[m.benchmark]] = m.value
     for row in rows.values():
-        stat = imports.get((row.runtime, row.cache))
+        stat = imports.get((row.runtime, row.cache, row.stack))
         if stat is not None:
             row.timings["import"] = stat
     return [rows[k] for k in sorted(rows)]

@@ -7,7 +7,7 @@ Measuring never converts anything: an unprepared runtime is skipped with the com
 
 Layout, outside the repository (``EMBEDLOAD_PREPARED`` or ``~/.cache/embedload/prepared``)::
 
-    <model>-<hash of the model folder>/
+    <model>-<fingerprint of the model folder's content>/
         reference.json        st-torch's first vector for the fixed sentence (the yardstick)
         <runtime>/            a complete sentence-transformers folder, plus the artifact
             manifest.json     written last: what was made, with which versions, and the check
@@ -55,10 +55,28 @@ def prepared_root() -> Path:
     return Path(cache) / "embedload" / "prepared"
 
 
+def model_fingerprint(path: Path) -> str:
+    """A hash of a model folder's content: every file's name and size, and small files' bytes.
+
+    Not its path: the same model installed in two environments (the dev venv, asv's) must find
+    the same prepared folders; a changed model must not.
+    """
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(path, followlinks=True):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            size = os.path.getsize(full)
+            digest.update(f"{os.path.relpath(full, path)}\0{size}\0".encode())
+            if size <= 256 * 1024:
+                with open(full, "rb") as f:
+                    digest.update(f.read())
+    return digest.hexdigest()[:12]
+
+
 def model_dir(model: ResolvedModel) -> Path:
-    """Per model folder: its name and a hash of its resolved path (two folders never share one)."""
-    real = os.path.realpath(model.path)
-    digest = hashlib.sha256(real.encode()).hexdigest()[:12]
+    """Per model: its name and a fingerprint of its folder's content."""
+    digest = model_fingerprint(model.path)
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in model.name.split("/")[-1])
     return prepared_root() / f"{slug}-{digest}"
 
@@ -147,7 +165,7 @@ def _run_prepare_child(runtime: Runtime, model: ResolvedModel, out: Path, python
     quant = quantization_config()
     source = "\n".join([
         bindings(model.path.as_posix(), "cpu"),
-        f"SOURCE_PATH = {model.path.as_posix()!r}\nOUT_PATH = {out.as_posix()!r}\nQUANT = {quant!r}",
+        f"SOURCE_PATH = {model.path.as_posix()!r}\nOUT_PATH = {out.as_posix()!r}\nQUANT = {quant!r}\nMODEL_NAME = {model.name!r}",
         runtime.prepare_code,
     ])
     try:
@@ -206,7 +224,8 @@ def prepare(
     rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
     if not rt.prepared:
         return {"runtime": rt.name, "prepared": False, "note": f"{rt.name} loads the model folder itself"}
-    check_measurable(rt.name, "warm")  # the runtime's packages are installed
+    if python is None or os.path.abspath(python) == os.path.abspath(sys.executable):
+        check_measurable(rt.name, "warm")  # its packages are installed (else a skip with the pip command)
     python = python or sys.executable
     final = model_dir(model) / rt.name
     existing = read_manifest(model, rt) if final.exists() else None

@@ -30,6 +30,8 @@ def _figure(run: dict, figure: str) -> float | None:
         return run["rss_growth"]
     if figure == "steady_encode":
         return run.get("steady_encode_median")
+    if figure == "vector_cosine":
+        return (run.get("vector_check") or {}).get("cosine")
     for prefix, key in (("peak_rss_", "peak_rss"), ("peak_increase_", "peak_increase")):
         if figure.startswith(prefix):
             return run["stages"][figure[len(prefix):]][key]
@@ -83,7 +85,8 @@ def measurements_from_runs(runs: list[dict]) -> list[Measurement]:
     for key, samples in groups.items():
         benchmark = key[0]
         value, stats = compute_stats(samples, 1)
-        unit = "bytes" if benchmark in PROBE_BENCHMARKS and not benchmark.endswith("steady_encode") else "seconds"
+        unit = {"steady_encode": "seconds", "vector_cosine": "cosine"}.get(PROBE_BENCHMARKS.get(benchmark), "bytes")
+        unit = unit if benchmark in PROBE_BENCHMARKS else "seconds"
         out.append(Measurement(benchmark=benchmark, params=params[key], value=value, unit=unit, status="ok",
                                stats=stats, samples=samples, env_name="profile",
                                env_vars={"EMBEDLOAD_DEVICE": runs[0]["device"]} if runs else {}))

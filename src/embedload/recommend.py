@@ -19,6 +19,43 @@ WARMUP_RATIO = 3.0
 DOMINANT_SHARE = 0.5
 
 
+REFERENCE_RUNTIME = "st-torch"
+
+
+def runtime_comparison(rows) -> list[str]:
+    """Each measured runtime against st-torch, per model and cache state, fastest first.
+
+    Only rows with a measured total are compared; each line cites both totals, the ratio, the
+    import and peak memory, and whether the first vector matched st-torch's.
+    """
+    out: list[str] = []
+    groups: dict[tuple, list] = {}
+    for row in rows:
+        if row.seconds("total") is not None:
+            groups.setdefault((row.model, row.cache), []).append(row)
+    for (model, cache), group in sorted(groups.items()):
+        refs = [r for r in group if r.runtime == REFERENCE_RUNTIME]
+        others = sorted((r for r in group if r.runtime != REFERENCE_RUNTIME), key=lambda r: r.seconds("total"))
+        if not refs or not others:
+            continue
+        for row in others:
+            ref = next((r for r in refs if r.stack == row.stack), refs[0])
+            total, ref_total = row.seconds("total"), ref.seconds("total")
+            ratio = ref_total / total
+            speed = f"{ratio:.1f}× faster" if ratio >= 1 else f"{1 / ratio:.1f}× slower"
+            cos = row.probe.get("vector_cosine")
+            match = f"first vector matches (cos {cos:.5f})" if cos is not None else "first vector not checked"
+            parts = [f"{row.runtime}: total {format_seconds(total)} vs {format_seconds(ref_total)} for {REFERENCE_RUNTIME} ({speed})"]
+            if row.seconds("import") is not None and ref.seconds("import") is not None:
+                parts.append(f"import {format_seconds(row.seconds('import'))} vs {format_seconds(ref.seconds('import'))}")
+            if row.probe.get("peak_rss_total") and ref.probe.get("peak_rss_total"):
+                parts.append(f"peak {format_bytes(row.probe['peak_rss_total'])} vs {format_bytes(ref.probe['peak_rss_total'])}")
+            parts.append(match)
+            where = f"[{model}, {cache}" + (f"; {row.stack} vs {ref.stack}" if row.stack != ref.stack else "") + "]"
+            out.append(", ".join(parts) + " " + where)
+    return out
+
+
 def recommendations(report: GateReport) -> list[str]:
     out: list[str] = []
     for row in report.rows:
@@ -71,13 +108,15 @@ def recommendations(report: GateReport) -> list[str]:
     for comp in report.regressions:
         ratio = f"{comp.ratio:.2f}×" if comp.ratio else "now failing"
         out.append(f"regression: {comp.name} is {ratio} the baseline ({comp.test}); bisect with `asv run` over the range")
+    out.extend(runtime_comparison(report.rows))
     runtimes = {row.runtime for row in report.rows}
     models = {row.model for row in report.rows}
     if len(runtimes) == 1 and report.rows:
         (only,) = runtimes
         out.append(
             f"only the {only} runtime was measured, so which runtime loads fastest is not answered here; "
-            f"the suite's other runtimes are skipped until they are implemented and installed"
+            f"measure the others from the same commit with `make bench-runtimes` (asv), or one at a time with "
+            f"`embedload prepare --runtime fastembed && embedload profile --runtime fastembed`"
         )
     if len(models) == 1 and report.rows:
         (only,) = models

@@ -66,10 +66,12 @@ def format_results_table(results: CommitResults) -> str:
     env = sorted({f"{k}={v}" for m in results.measurements for k, v in m.env_vars.items()})
     out = [f"asv results for {results.commit[:8]} on machine {results.machine}" + (f" ({', '.join(env)})" if env else "")]
     if rows:
-        header = ["model", "runtime", "cache", *STAGES, "peak RSS", "RSS growth"]
+        stacks = any(r.stack for r in rows)
+        header = ["model", "runtime", "cache", *STAGES, "peak RSS", "RSS growth", "cos vs st-torch"] + (["stack"] if stacks else [])
         table = [
             [r.model, r.runtime, r.cache, *(_timing_cell(r.timings.get(s)) for s in STAGES),
-             format_bytes(r.probe.get("peak_rss_total")), format_bytes(r.probe.get("rss_growth"))]
+             format_bytes(r.probe.get("peak_rss_total")), format_bytes(r.probe.get("rss_growth")),
+             f"{r.probe['vector_cosine']:.6f}" if "vector_cosine" in r.probe else "-"] + ([r.stack] if stacks else [])
             for r in rows
         ]
         widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
@@ -82,14 +84,22 @@ def format_results_table(results: CommitResults) -> str:
             if ratio is not None:
                 summed = sum(r.seconds(p) for p in PARTS)
                 out.append(
-                    f"check {r.model}/{r.runtime}/{r.cache}: import+init+first_encode = {format_seconds(summed)}, "
+                    f"check {r.label}: import+init+first_encode = {format_seconds(summed)}, "
                     f"total = {format_seconds(r.seconds('total'))} (ratio {ratio:.3f})"
                 )
     else:
         out.append("no measured results for our suite's benchmarks")
+    from .recommend import runtime_comparison
+
+    comparison = runtime_comparison(rows)
+    if comparison:
+        out.append("runtimes compared (same results):")
+        out.extend(f"  {line}" for line in comparison)
     out.extend(format_not_measured(results.measurements))
-    if results.versions:
-        out.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(results.versions.items()) if v))
+    by_env = results.versions_by_env or ({"": results.versions} if results.versions else {})
+    for env_name, versions in sorted(by_env.items()):
+        label = f"versions ({env_name})" if len(by_env) > 1 else "versions"
+        out.append(f"{label}: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v))
     return "\n".join(out)
 
 

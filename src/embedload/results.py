@@ -36,6 +36,7 @@ PROBE_BENCHMARKS = {
     "bench_probe.Memory.track_peak_increase_first_encode": "peak_increase_first_encode",
     "bench_probe.Memory.track_rss_growth_total": "rss_growth",
     "bench_probe.Encode.track_steady_encode": "steady_encode",
+    "bench_probe.Check.track_vector_cosine": "vector_cosine",
 }
 
 
@@ -57,6 +58,9 @@ class Measurement:
     env_vars: dict = field(default_factory=dict)
     #: asv's benchmark version (a hash of its code): results of different versions don't compare
     version: str | None = None
+    #: The measured stack's key versions (sentence-transformers, transformers), to tell apart
+    #: results of one commit from environments with different stacks.
+    stack: str = ""
 
     @property
     def label(self) -> str:
@@ -78,6 +82,8 @@ class CommitResults:
     measurements: list[Measurement]
     versions: dict[str, str]
     files: list[str]
+    #: asv environment name -> its requirement versions (results may come from several stacks)
+    versions_by_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def ok(self) -> list[Measurement]:
         return [m for m in self.measurements if m.status == "ok"]
@@ -136,6 +142,32 @@ def resolve_commit(ref: str, repo: Path | None = None) -> str:
             return ref  # maybe a commit that only exists in the results
         raise ResultsError(f"unknown commit {ref!r}: git rev-parse could not resolve it in {repo or Path.cwd()}")
     return out.stdout.strip()
+
+
+def asv_env_python(env_name: str | None = None, config: str | Path = "asv.conf.json") -> str:
+    """The interpreter of an asv environment of ``config``: the one named ``env_name``, or the only one.
+
+    Read with asv's own environment code, so the folder is the one ``asv run`` uses.
+    """
+    from asv import environment, util
+    from asv.config import Config
+
+    try:
+        conf = Config.load(str(config))
+    except util.UserError as exc:
+        raise ResultsError(f"cannot read {config}: {exc}") from None
+    envs = list(environment.get_environments(conf, [], verbose=False))
+    if env_name is None and len(envs) != 1:
+        raise ResultsError(f"{config} defines {len(envs)} environments; name one")
+    for env in envs:
+        if env_name is None or env.name == env_name:
+            try:
+                return env.find_executable("python")
+            except OSError:
+                raise ResultsError(
+                    f"asv environment {env.name} is not built yet ({env._path}): run `asv setup --config {config}`"
+                ) from None
+    raise ResultsError(f"no environment named {env_name!r} in {config} (it has: {', '.join(e.name for e in envs) or 'none'})")
 
 
 def list_machines(results_dir: Path) -> list[str]:
@@ -205,6 +237,7 @@ def load_commit_results(
     reasons_dir = Path(reasons_dir) if reasons_dir else results_dir.parent / "reasons"
     measurements: list[Measurement] = []
     versions: dict[str, str] = {}
+    versions_by_env: dict[str, dict[str, str]] = {}
     files = []
     for root, filename, _machine in iter_results_paths(str(results_dir / machine)):
         if filename.split("-")[0] != short:
@@ -217,10 +250,13 @@ def load_commit_results(
         except (ValueError, KeyError, TypeError) as exc:
             raise ResultsError(f"{path} is corrupt ({type(exc).__name__}: {exc})") from None
         files.append(path)
-        versions.update({k.removeprefix("req-"): v for k, v in result.params.items() if k.startswith("req-")})
+        env_versions = {k.removeprefix("req-"): v for k, v in result.params.items() if k.startswith("req-")}
+        versions.update(env_versions)
+        versions_by_env[result.env_name] = env_versions
         recorded = reasons.load(reasons_dir, result.commit_hash, result.env_name)
         measurements.extend(_measurements(result, info, recorded))
-    return CommitResults(commit=commit, machine=machine, measurements=measurements, versions=versions, files=files)
+    return CommitResults(commit=commit, machine=machine, measurements=measurements, versions=versions, files=files,
+                         versions_by_env=versions_by_env)
 
 
 def measurements_from_results_file(path: Path, results_dir: Path | None = None) -> list[Measurement]:
@@ -247,8 +283,18 @@ def measurements_from_results_file(path: Path, results_dir: Path | None = None) 
     return _measurements(result, info, reasons.load(reasons_dir, result.commit_hash, result.env_name))
 
 
+#: The requirements whose versions name a stack (asv's req-* params).
+STACK_PACKAGES = ("sentence-transformers", "transformers")
+
+
+def _stack(result) -> str:
+    reqs = {k.removeprefix("req-"): v for k, v in (result.params or {}).items() if k.startswith("req-")}
+    return ", ".join(f"{name} {reqs[name]}" for name in STACK_PACKAGES if reqs.get(name))
+
+
 def _measurements(result, info: dict, recorded: dict | None = None) -> list[Measurement]:
     recorded = recorded or {}
+    stack = _stack(result)
     out = []
     for key in sorted(result.get_all_result_keys()):
         params = result.get_result_params(key)
@@ -289,6 +335,7 @@ def _measurements(result, info: dict, recorded: dict | None = None) -> list[Meas
                     env_name=result.env_name,
                     env_vars=dict(result.env_vars or {}),
                     version=result.benchmark_version.get(key),
+                    stack=stack,
                 )
             )
     return out

@@ -62,7 +62,7 @@ class Runtime:
     needs: tuple[str, ...] = ()
     extra: str = ""
     #: Source that makes the runtime's artifacts, run once by ``embedload prepare`` in a child with
-    #: ``SOURCE_PATH`` (the model folder), ``OUT_PATH`` (an empty folder to fill) and ``QUANT``
+    #: ``SOURCE_PATH`` (the model folder), ``MODEL_NAME``, ``OUT_PATH`` (an empty folder to fill) and ``QUANT``
     #: (sentence-transformers' quantization config for this CPU) bound. Empty: nothing to prepare,
     #: and the stages load the model folder itself.
     prepare_code: str = ""
@@ -113,13 +113,22 @@ model.save(OUT_PATH)
 # normalize come from the sentence-transformers modules, written where the init stage reads them.
 _FASTEMBED_SPEC = _EXPORT_ONNX + """\
 import json, os
-from sentence_transformers.models import Normalize, Pooling
-pooling = [m for m in model if isinstance(m, Pooling)]
+modules = json.load(open(os.path.join(SOURCE_PATH, "modules.json")))
+kinds = {m["type"].rsplit(".", 1)[-1]: m.get("path", "") for m in modules}
+pooling = "mean"
+if "Pooling" in kinds:
+    config = json.load(open(os.path.join(SOURCE_PATH, kinds["Pooling"], "config.json")))
+    modes = config.get("pooling_mode") or [k[len("pooling_mode_"):] for k, v in config.items() if k.startswith("pooling_mode_") and v is True]
+    modes = [modes] if isinstance(modes, str) else modes
+    pooling = {"mean_tokens": "mean", "cls_token": "cls"}.get(modes[0], modes[0]) if len(modes) == 1 else "+".join(modes)
+if pooling not in ("mean", "cls"):
+    raise SystemExit(f"fastembed pools by mean or cls only; this model pools by {pooling}")
+dim = getattr(model, "get_sentence_embedding_dimension", None) or getattr(model, "get_embedding_dimension")
 spec = {
-    "model": "embedload/" + os.path.basename(os.path.normpath(SOURCE_PATH)),
-    "pooling": pooling[0].get_pooling_mode_str() if pooling else "mean",
-    "normalization": any(isinstance(m, Normalize) for m in model),
-    "dim": model.get_sentence_embedding_dimension(),
+    "model": "embedload/" + MODEL_NAME.split("/")[-1],
+    "pooling": pooling,
+    "normalization": "Normalize" in kinds,
+    "dim": dim(),
     "model_file": "onnx/model.onnx",
 }
 with open(os.path.join(OUT_PATH, "embedload-fastembed.json"), "w") as f:
