@@ -10,6 +10,8 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --constraint constraints.txt
 
 RUNTIMES_CONF := asv.runtimes.conf.json
+# The other runtimes' stack, for their end-to-end tests (optimum-onnx needs transformers<4.58).
+RT_VENV := .venv-runtimes
 
 .PHONY: help setup bench bench-runtimes test clean-env
 
@@ -46,9 +48,16 @@ bench-runtimes: setup
 	@echo
 	$(BIN)/embedload show --commit HEAD
 
-test: setup
+$(RT_VENV)/bin/embedload: pyproject.toml constraints.txt
+	@echo ">> creating $(RT_VENV) with embedload[runtimes] (ONNX Runtime, OpenVINO, fastembed; torch==2.13.0)"
+	$(PYTHON) -m venv $(RT_VENV)
+	$(RT_VENV)/bin/python -m pip install --quiet --constraint constraints.txt --upgrade pip
+	$(RT_VENV)/bin/python -m pip install --quiet --constraint constraints.txt -e '.[runtimes]'
+	@touch $@
+
+test: setup $(RT_VENV)/bin/embedload
 	$(BIN)/asv machine --yes > /dev/null
-	$(BIN)/python -m pytest
+	EMBEDLOAD_RUNTIMES_PYTHON=$(CURDIR)/$(RT_VENV)/bin/python $(BIN)/python -m pytest
 	$(BIN)/asv check -E existing:$(BIN)/python
 	$(BIN)/asv run --quick --dry-run --show-stderr -E existing:$(BIN)/python
 

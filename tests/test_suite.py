@@ -39,12 +39,13 @@ def test_enough_samples_for_mann_whitney():
 @pytest.mark.parametrize(
     "args, reason",
     [
-        (("all-MiniLM-L6-v2", "st-onnx", "warm"), "st-onnx is not implemented yet"),
-        (("all-MiniLM-L6-v2", "fastembed", "warm"), "fastembed is not implemented yet"),
+        (("all-MiniLM-L6-v2", "st-onnx", "warm"), "st-onnx needs onnxruntime, optimum.onnxruntime, not installed here: pip install"),
+        (("all-MiniLM-L6-v2", "fastembed", "cold"), "fastembed needs fastembed, onnxruntime, not installed here: pip install"),
         (("no-such-model", "st-torch", "warm"), "model 'no-such-model' not found offline"),
     ],
 )
-def test_unavailable_combinations_skip_with_one_line_reason(args, reason):
+def test_unavailable_combinations_skip_with_one_line_reason(args, reason, monkeypatch):
+    monkeypatch.setattr(runtimes, "_importable", lambda name: False)  # as in the main stack's env
     with pytest.raises(NotImplementedError) as err:
         bench_timing.Load().setup(*args)
     assert str(err.value).startswith(reason)
@@ -57,6 +58,7 @@ def test_probe_classes_share_one_setup_cache():
 
     assert bench_probe.Memory.setup_cache is bench_probe.Encode.setup_cache
     assert get_setup_cache_key(bench_probe.Memory().setup_cache) == get_setup_cache_key(bench_probe.Encode().setup_cache)
+    assert bench_probe.Check.setup_cache is bench_probe.Memory.setup_cache
     assert bench_probe.Memory.unit == "bytes" and bench_probe.Encode.unit == "seconds"
 
 
@@ -69,6 +71,14 @@ def test_memory_setup_skips_and_fails_from_the_cache():
         bench_probe.Memory().setup(figures, "a", "st-onnx", "warm")
     with pytest.raises(RuntimeError, match="boom"):  # a failure, not a skip
         bench_probe.Memory().setup(figures, "a", "st-torch", "warm")
+    figures["a|st-onnx|warm"] = {"peak_rss_total": 1.0, "vector_cosine": 0.99999}
+    bench = bench_probe.Check()
+    bench.setup(figures, "a", "st-onnx", "warm")
+    assert bench.track_vector_cosine(figures, "a", "st-onnx", "warm") == 0.99999
+    figures["a|st-torch|warm"] = {"peak_rss_total": 1.0}  # the reference has no cosine of its own
+    bench.setup(figures, "a", "st-torch", "warm")
+    with pytest.raises(NotImplementedError, match="reference"):
+        bench.track_vector_cosine(figures, "a", "st-torch", "warm")
 
 
 def test_cold_setup_evicts_right_before_the_timed_stage(tiny_model):

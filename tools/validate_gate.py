@@ -5,6 +5,8 @@
     validate_gate.py run --label plant20 --runs 10 --plant 0.8 --bench timeraw_import
     validate_gate.py evaluate --pairs aa:aa --thresholds 1.1,1.2       consecutive A/A pairs
     validate_gate.py evaluate --pairs aa:plant20 --thresholds 1.1,1.2  each planted run vs an A run
+    validate_gate.py run --label base --paired-label plant --plant 0.88 --runs 10
+                                                   alternating: each baseline run, then its planted run
 
 ``run`` drives ``asv run --record-samples -E existing:PYTHON`` with a throw-away config whose
 results go to WORKDIR/results, copying each run's results file to WORKDIR/<label>-NN.json.
@@ -65,32 +67,52 @@ def _conf(workdir: Path, benchmark_dir: Path) -> Path:
     return path
 
 
+def _plant(site: Path, seconds: float) -> list[Path]:
+    (site / PLANT_MODULE).write_text(PLANT_SOURCE.format(seconds=seconds))
+    (site / PLANT_PTH).write_text("import zz_embedload_planted_slowdown\n")
+    return [site / PLANT_MODULE, site / PLANT_PTH]
+
+
+def _one_run(args, conf: Path, commit: str, workdir: Path, target: Path) -> bool:
+    start = time.monotonic()
+    cmd = [sys.executable, "-m", "asv", "--config", str(conf), "run", "--record-samples", "--bench", args.bench,
+           "-E", f"existing:{args.python}", "--set-commit-hash", commit]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    files = glob.glob(str(workdir / "results" / "*" / f"{commit[:8]}-existing*.json"))
+    if proc.returncode != 0 or len(files) != 1:
+        print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
+        return False
+    shutil.copy(files[0], target)
+    os.unlink(files[0])  # the next run starts from nothing
+    print(f"{target.name} in {time.monotonic() - start:.0f} s", flush=True)
+    return True
+
+
 def cmd_run(args) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     conf = _conf(workdir, Path(args.benchmark_dir))
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
     site = _site_packages(args.python)
-    planted = []
-    if args.plant:
-        (site / PLANT_MODULE).write_text(PLANT_SOURCE.format(seconds=args.plant))
-        (site / PLANT_PTH).write_text("import zz_embedload_planted_slowdown\n")
-        planted = [site / PLANT_MODULE, site / PLANT_PTH]
-        print(f"planted {args.plant} s in the import of sentence_transformers ({site})", flush=True)
+    planted: list[Path] = []
     try:
         for i in range(args.runs):
-            start = time.monotonic()
-            cmd = [sys.executable, "-m", "asv", "--config", str(conf), "run", "--record-samples", "--bench", args.bench,
-                   "-E", f"existing:{args.python}", "--set-commit-hash", commit]
-            proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-            files = glob.glob(str(workdir / "results" / "*" / f"{commit[:8]}-existing*.json"))
-            if proc.returncode != 0 or len(files) != 1:
-                print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
+            print(f"[{i + 1}/{args.runs}] ", end="", flush=True)
+            if args.plant and not args.paired_label:
+                planted = planted or _plant(site, args.plant)
+            if not _one_run(args, conf, commit, workdir, workdir / f"{args.label}-{i:02d}.json"):
                 return 2
-            target = workdir / f"{args.label}-{i:02d}.json"
-            shutil.copy(files[0], target)
-            os.unlink(files[0])  # the next run starts from nothing
-            print(f"[{i + 1}/{args.runs}] {target.name} in {time.monotonic() - start:.0f} s", flush=True)
+            if args.paired_label:
+                # The planted run right after its baseline, as `asv continuous` runs them: the pair
+                # shares the machine's state of those minutes.
+                planted = _plant(site, args.plant)
+                print(f"[{i + 1}/{args.runs}] planted {args.plant} s: ", end="", flush=True)
+                ok = _one_run(args, conf, commit, workdir, workdir / f"{args.paired_label}-{i:02d}.json")
+                for path in planted:
+                    path.unlink(missing_ok=True)
+                planted = []
+                if not ok:
+                    return 2
     finally:
         for path in planted:
             path.unlink(missing_ok=True)
@@ -146,6 +168,7 @@ def main(argv=None) -> int:
     p.add_argument("--bench", default="timeraw", help="asv --bench regex (default: %(default)s)")
     p.add_argument("--python", default=sys.executable, help="interpreter of the environment to measure")
     p.add_argument("--plant", type=float, default=0.0, help="seconds of planted slowdown in the import")
+    p.add_argument("--paired-label", help="with --plant: alternate, each --label run (unplanted) followed by a planted run saved under this label")
     p.add_argument("--benchmark-dir", default=str(REPO / "benchmarks"),
                    help="the suite to run (default: the working tree's); a copy keeps a long experiment fixed")
     p.set_defaults(func=cmd_run)

@@ -107,12 +107,13 @@ def _cmd_prepare(args) -> int:
     names = [n for n in RUNTIME_NAMES if RUNTIMES[n].prepared] if "all" in wanted else wanted
     models = [resolve_model(name, config) for name in (args.model or [DEFAULT_MODEL])]
     print(f"prepared folders go to {prepared_root()} (set EMBEDLOAD_PREPARED to move them)", file=sys.stderr, flush=True)
-    failed = skipped = 0
+    failed = skipped = done = 0
     for model in models:
         for name in names:
             rt = get_runtime(name)
             if not rt.prepared:
                 print(f"{name}: nothing to prepare (it loads the model folder itself)", file=sys.stderr)
+                done += 1
                 continue
             try:
                 manifest = prepare(model, rt, python=python, force=args.force, progress=stderr_progress)
@@ -126,11 +127,16 @@ def _cmd_prepare(args) -> int:
                 failed += 1
                 print(f"embedload: error: {exc}", file=sys.stderr)
                 continue
+            done += 1
             check = manifest["check"]
             print(f"{model.name}  {name:<13} cos {check['cosine']:.6f} (>= {check['min_cosine']})  {manifest['folder']}")
     if skipped:
         print(f"{skipped} runtime(s) skipped: their packages are not installed (see above)", file=sys.stderr)
-    return 1 if failed else 0
+    if failed:
+        return 1
+    if not done:
+        raise UserError("nothing was prepared: every runtime asked for was skipped")
+    return 0
 
 
 def _cmd_show(args) -> int:

@@ -224,8 +224,8 @@ def prepare(
     rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
     if not rt.prepared:
         return {"runtime": rt.name, "prepared": False, "note": f"{rt.name} loads the model folder itself"}
-    if python is None or os.path.abspath(python) == os.path.abspath(sys.executable):
-        check_measurable(rt.name, "warm")  # its packages are installed (else a skip with the pip command)
+    here = python is None or os.path.abspath(python) == os.path.abspath(sys.executable)
+    check_measurable(rt.name, "warm", packages=here)  # installed here, else a skip with the pip command
     python = python or sys.executable
     final = model_dir(model) / rt.name
     existing = read_manifest(model, rt) if final.exists() else None

@@ -81,7 +81,8 @@ def run_probe(
         if cache in CACHE_UNAVAILABLE:
             raise NotAvailable(CACHE_UNAVAILABLE[cache])
     else:
-        rt = check_measurable(runtime, cache)
+        here = python is None or os.path.abspath(python) == os.path.abspath(sys.executable)
+        rt = check_measurable(runtime, cache, packages=here)
     runtime = rt.name
     device = device or device_from_env()
     source_model = model

@@ -74,7 +74,11 @@ class Runtime:
         return bool(self.prepare_code)
 
     def install_hint(self) -> str:
-        return f"pip install -c constraints.txt 'embedload[{self.extra}]'" if self.extra else ""
+        if not self.extra:
+            return ""
+        # Its own environment: installed into the main stack, optimum-onnx/-intel would downgrade
+        # transformers (they need <4.58) and sentence-transformers.
+        return f"pip install -c constraints.txt 'embedload[{self.extra}]' into its own environment (`make bench-runtimes` builds one)"
 
     def code(self, stage: str) -> str:
         """The source of one stage; ``total`` is the parts in order."""
@@ -256,14 +260,18 @@ def _importable(module: str) -> bool:
         return False
 
 
-def check_measurable(runtime: str, cache: str) -> Runtime:
-    """The runtime, or :class:`NotAvailable` with a one-line reason."""
+def check_measurable(runtime: str, cache: str, packages: bool = True) -> Runtime:
+    """The runtime, or :class:`NotAvailable` with a one-line reason.
+
+    ``packages``: also check that its packages are importable *here* (not when another
+    interpreter will run it; that one's child then fails with its ImportError).
+    """
     rt = get_runtime(runtime)
     if cache not in CACHE_STATES:
         raise ValueError(f"unknown cache state {cache!r}; expected one of {', '.join(CACHE_STATES)}")
     if rt.unavailable:
         raise NotAvailable(rt.unavailable)
-    missing = [name for name in rt.needs if not _importable(name)]
+    missing = [name for name in rt.needs if not _importable(name)] if packages else []
     if missing:
         raise NotAvailable(f"{rt.name} needs {', '.join(missing)}, not installed here: {rt.install_hint()}")
     if cache in CACHE_UNAVAILABLE:
