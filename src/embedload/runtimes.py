@@ -151,6 +151,31 @@ TextEmbedding.add_custom_model(
 model = TextEmbedding(model_name=_el_spec["model"], specific_model_path=MODEL_PATH,
                       providers=["CUDAExecutionProvider" if DEVICE.startswith("cuda") else "CPUExecutionProvider"])"""
 
+_BACKEND_PACKAGES = {
+    "onnx": (("onnxruntime", "optimum-onnx", "optimum"), ("onnxruntime", "optimum.onnxruntime")),
+    "openvino": (("openvino", "optimum-intel", "optimum"), ("openvino", "optimum.intel")),
+}
+
+
+def _st_backend(name: str, description: str, backend: str, file_name: str, prepare_code: str,
+                min_cosine: float = 0.999) -> Runtime:
+    """A sentence-transformers backend loading ``file_name`` from the prepared folder."""
+    distributions, needs = _BACKEND_PACKAGES[backend]
+    return Runtime(
+        name,
+        description,
+        import_code=_ST_IMPORT,
+        init_code=(f"model = SentenceTransformer(MODEL_PATH, device=DEVICE, backend={backend!r}, "
+                   f"model_kwargs={{'file_name': {file_name!r}}})"),
+        encode_code=_ST_ENCODE,
+        distributions=_ST_DISTRIBUTIONS + distributions,
+        needs=needs,
+        extra=backend,
+        prepare_code=prepare_code,
+        min_cosine=min_cosine,
+    )
+
+
 RUNTIMES: dict[str, Runtime] = {
     rt.name: rt
     for rt in (
@@ -162,40 +187,12 @@ RUNTIMES: dict[str, Runtime] = {
             encode_code=_ST_ENCODE,
             distributions=_ST_DISTRIBUTIONS,
         ),
-        Runtime(
-            "st-onnx",
-            "sentence-transformers backend='onnx' (ONNX Runtime)",
-            import_code=_ST_IMPORT,
-            init_code='model = SentenceTransformer(MODEL_PATH, device=DEVICE, backend="onnx", model_kwargs={"file_name": "onnx/model.onnx"})',
-            encode_code=_ST_ENCODE,
-            distributions=_ST_DISTRIBUTIONS + ("onnxruntime", "optimum-onnx", "optimum"),
-            needs=("onnxruntime", "optimum.onnxruntime"),
-            extra="onnx",
-            prepare_code=_EXPORT_ONNX,
-        ),
-        Runtime(
-            "st-onnx-int8",
-            "sentence-transformers ONNX, int8 dynamic quantization for this CPU",
-            import_code=_ST_IMPORT,
-            init_code='model = SentenceTransformer(MODEL_PATH, device=DEVICE, backend="onnx", model_kwargs={"file_name": "onnx/model_qint8.onnx"})',
-            encode_code=_ST_ENCODE,
-            distributions=_ST_DISTRIBUTIONS + ("onnxruntime", "optimum-onnx", "optimum"),
-            needs=("onnxruntime", "optimum.onnxruntime"),
-            extra="onnx",
-            prepare_code=_QUANTIZE_ONNX,
-            min_cosine=0.99,
-        ),
-        Runtime(
-            "st-openvino",
-            "sentence-transformers backend='openvino'",
-            import_code=_ST_IMPORT,
-            init_code='model = SentenceTransformer(MODEL_PATH, device=DEVICE, backend="openvino", model_kwargs={"file_name": "openvino/openvino_model.xml"})',
-            encode_code=_ST_ENCODE,
-            distributions=_ST_DISTRIBUTIONS + ("openvino", "optimum-intel", "optimum"),
-            needs=("openvino", "optimum.intel"),
-            extra="openvino",
-            prepare_code=_EXPORT_OPENVINO,
-        ),
+        _st_backend("st-onnx", "sentence-transformers backend='onnx' (ONNX Runtime)", "onnx", "onnx/model.onnx",
+                    _EXPORT_ONNX),
+        _st_backend("st-onnx-int8", "sentence-transformers ONNX, int8 dynamic quantization for this CPU", "onnx",
+                    "onnx/model_qint8.onnx", _QUANTIZE_ONNX, min_cosine=0.99),
+        _st_backend("st-openvino", "sentence-transformers backend='openvino'", "openvino",
+                    "openvino/openvino_model.xml", _EXPORT_OPENVINO),
         Runtime(
             "fastembed",
             "fastembed (onnxruntime + tokenizers, no torch)",
