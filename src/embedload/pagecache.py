@@ -347,15 +347,19 @@ def _record(label: str, found: dict) -> None:
     commit, conf_dir, env_name = (os.environ.get(k) for k in ("ASV_COMMIT", "ASV_CONF_DIR", "ASV_ENV_NAME"))
     if not (commit and conf_dir and env_name):
         return
-    from .reasons import REASONS_SUBDIR
+    from .reasons import REASONS_SUBDIR, file_stem
 
-    path = Path(conf_dir) / REASONS_SUBDIR / f"{commit[:8]}-{env_name}.residency.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    path = Path(conf_dir) / REASONS_SUBDIR / f"{file_stem(commit, env_name)}.residency.jsonl"
     try:
-        os.write(fd, (json.dumps({"label": label, **found}) + "\n").encode())
-    finally:
-        os.close(fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, (json.dumps({"label": label, **found}) + "\n").encode())
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        # The verdict above stands; only its record is lost, and that is said where asv shows it.
+        print(f"embedload.pagecache: could not record the residency in {path}: {exc}", file=sys.stderr)
 
 
 def main(argv=None) -> int:

@@ -16,8 +16,22 @@ from pathlib import Path
 REASONS_SUBDIR = os.path.join(".asv", "reasons")
 
 
+#: Longer environment names (asv names an env after every requirement) are hashed: a file name
+#: has at most 255 bytes, and the runtimes' environment name alone is longer.
+_MAX_ENV_IN_NAME = 120
+
+
+def file_stem(commit: str, env_name: str) -> str:
+    """``<commit>-<env>`` for the files kept beside asv's results, short enough for any filesystem."""
+    if len(env_name) > _MAX_ENV_IN_NAME:
+        import hashlib
+
+        env_name = env_name[:60] + "-" + hashlib.sha256(env_name.encode()).hexdigest()[:16]
+    return f"{commit[:8]}-{env_name}"
+
+
 def reasons_file(conf_dir: str | Path, commit: str, env_name: str) -> Path:
-    return Path(conf_dir) / REASONS_SUBDIR / f"{commit[:8]}-{env_name}.jsonl"
+    return Path(conf_dir) / REASONS_SUBDIR / f"{file_stem(commit, env_name)}.jsonl"
 
 
 def record(benchmark_class: str, params: tuple, kind: str, reason: str) -> None:
@@ -41,7 +55,7 @@ def record(benchmark_class: str, params: tuple, kind: str, reason: str) -> None:
 
 def load(reasons_dir: Path, commit: str, env_name: str) -> dict[tuple[str, tuple], str]:
     """(benchmark class, params) -> the last reason recorded for that commit and environment."""
-    path = Path(reasons_dir) / f"{commit[:8]}-{env_name}.jsonl"
+    path = Path(reasons_dir) / f"{file_stem(commit, env_name)}.jsonl"
     found: dict[tuple[str, tuple], str] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
