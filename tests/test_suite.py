@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,16 @@ def test_asv_check_passes():
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "No problems found" in out.stdout
+
+
+@pytest.mark.parametrize("conf", ["asv.conf.json", "asv.runtimes.conf.json"])
+def test_asv_environment_names_fit_in_a_file_name(conf):
+    """asv saves results as <commit8>-<env name>.json; a file name has at most 255 bytes."""
+    from asv import environment
+    from asv.config import Config
+
+    config = Config.load(str(Path(__file__).resolve().parent.parent / conf))
+    envs = list(environment.get_environments(config, [], verbose=False))
+    assert envs
+    for env in envs:
+        assert len(f"01234567-{env.name}.json".encode()) <= 255
