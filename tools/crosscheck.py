@@ -77,6 +77,8 @@ def main(argv=None) -> int:
         "--python", help="interpreter to measure (default: the one of the asv environment that produced the results)"
     )
     parser.add_argument("--tolerance", type=float, default=0.10)
+    parser.add_argument("--stages", default=",".join(STAGES),
+                        help="stages to time (default: all); e.g. first_encode with more --runs for a short stage")
     args = parser.parse_args(argv)
 
     results_dir = Path(args.results)
@@ -117,19 +119,23 @@ def main(argv=None) -> int:
 
     model = resolve_model(args.model)
     rt = get_runtime(args.runtime)
-    sources = {stage: timeraw_source(rt, stage, model.path.as_posix(), "cpu") for stage in STAGES}
+    stages = [s for s in args.stages.split(",") if s]
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        parser.error(f"unknown stage(s) {', '.join(sorted(unknown))}; expected some of {', '.join(STAGES)}")
+    sources = {stage: timeraw_source(rt, stage, model.path.as_posix(), "cpu") for stage in stages}
     # Interleaved rounds: on a shared machine speed drifts by 10-20% over minutes, so measurements
     # compared with each other are taken in the same time windows.
     samples = {(kind, stage): [] for kind in ("asv", "probe", "external") for stage in STAGES}
     started = time.perf_counter()
     for i in range(args.runs):
         print(f"round {i + 1}/{args.runs} ({time.perf_counter() - started:.0f} s so far) ...", flush=True)
-        for stage in STAGES:
+        for stage in stages:
             samples["asv", stage].append(asv_runner_seconds(*sources[stage], args.python))
         probe = run_probe(model, args.runtime, "warm", python=args.python)
-        for stage in STAGES:
+        for stage in stages:
             samples["probe", stage].append(probe["stages"][stage]["seconds"])
-        for stage in ("import", "total"):
+        for stage in [s for s in ("import", "total") if s in stages]:
             stmt, setup = sources[stage]
             samples["external", stage].append(
                 external_seconds(setup + "\n" + stmt, args.python) - external_seconds(setup, args.python))
@@ -137,7 +143,7 @@ def main(argv=None) -> int:
     print(f"medians over {args.runs} interleaved rounds (± half the interquartile range); "
           "'recorded' is the asv run's stored result, from another time window")
     print(f"{'stage':<13} {'recorded':>9} {'asv':>8} {'±':>6} {'probe':>8} {'ratio':>6} {'external':>9} {'±':>6} {'ratio':>6}")
-    for stage in STAGES:
+    for stage in stages:
         a, a_spread = median_spread(samples["asv", stage])
         p, _ = median_spread(samples["probe", stage])
         line = f"{stage:<13} {asv[stage]:>9.4f} {a:>8.4f} {a_spread:>6.3f} {p:>8.4f} {a / p:>6.3f}"

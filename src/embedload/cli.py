@@ -264,10 +264,11 @@ def _cmd_imports(args) -> int:
     from .importtime import format_imports, profile_imports
     from .runtimes import check_measurable
 
-    runtime = check_measurable(args.runtime, "warm")
-    print(f"running -X importtime of {args.runtime}'s import in {args.runs} fresh process(es)", file=sys.stderr, flush=True)
+    runtime = check_measurable(args.runtime, "warm", packages=args.python is None)
+    where = f" with {args.python}" if args.python else ""
+    print(f"running -X importtime of {args.runtime}'s import in {args.runs} fresh process(es){where}", file=sys.stderr, flush=True)
     try:
-        result = profile_imports(runtime.import_code, runs=args.runs, progress=stderr_progress)
+        result = profile_imports(runtime.import_code, runs=args.runs, python=args.python, progress=stderr_progress)
     except RuntimeError as exc:
         raise UserError(str(exc)) from None
     result["runtime"] = args.runtime
@@ -404,6 +405,7 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES)
     p.add_argument("--runs", type=int, default=5, help="fresh processes (default: %(default)s)")
     p.add_argument("--top", type=int, default=12, help="distributions to list (default: %(default)s)")
+    p.add_argument("--python", metavar="PATH", help="interpreter to measure (default: this one), e.g. .venv-runtimes/bin/python")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_imports)
     return parser

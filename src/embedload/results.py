@@ -250,7 +250,7 @@ def load_commit_results(
         except (ValueError, KeyError, TypeError) as exc:
             raise ResultsError(f"{path} is corrupt ({type(exc).__name__}: {exc})") from None
         files.append(path)
-        env_versions = {k.removeprefix("req-"): v for k, v in result.params.items() if k.startswith("req-")}
+        env_versions = _requirements(result)
         versions.update(env_versions)
         versions_by_env[result.env_name] = env_versions
         recorded = reasons.load(reasons_dir, result.commit_hash, result.env_name)
@@ -283,12 +283,18 @@ def measurements_from_results_file(path: Path, results_dir: Path | None = None) 
     return _measurements(result, info, reasons.load(reasons_dir, result.commit_hash, result.env_name))
 
 
-#: The requirements whose versions name a stack (asv's req-* params).
+#: The requirements whose versions name a stack.
 STACK_PACKAGES = ("sentence-transformers", "transformers")
 
 
+def _requirements(result) -> dict[str, str]:
+    """The environment's requirements (``matrix.req``) as {distribution: version}, extras dropped."""
+    reqs = getattr(result, "_requirements", None) or {}
+    return {name.split("[")[0]: version for name, version in reqs.items()}
+
+
 def _stack(result) -> str:
-    reqs = {k.removeprefix("req-"): v for k, v in (result.params or {}).items() if k.startswith("req-")}
+    reqs = _requirements(result)
     return ", ".join(f"{name} {reqs[name]}" for name in STACK_PACKAGES if reqs.get(name))
 
 
