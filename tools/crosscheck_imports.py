@@ -60,8 +60,8 @@ def main(argv=None) -> int:
         ours.append(profile_imports(code, runs=1, python=args.python))
         theirs.append(direct(code, args.python))
     failures = 0
-    print(f"{'distribution':<24} {'embedload':>10} {'direct':>10} {'ratio':>7}")
     print(f"attributed to named distributions by embedload: {statistics.median(r['attributed_fraction'] for r in ours):.1%}")
+    print(f"{'':<6} {'distribution':<22} {'embedload':>10} {'direct':>10} {'ratio':>7}")
     for dist in PACKAGES:
         mine = statistics.median(next((d["self_seconds"] for d in r["distributions"] if d["distribution"] == dist), 0.0) for r in ours)
         direct_s = statistics.median(r[dist] for r in theirs)
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         ratio = mine / direct_s if direct_s else float("inf")
         ok = abs(ratio - 1) <= args.tolerance
         failures += not ok
-        print(f"[{'ok' if ok else 'FAIL'}] {dist:<19} {mine:>9.3f}s {direct_s:>9.3f}s {ratio:>7.3f}")
+        print(f"{'[ok]' if ok else '[FAIL]':<6} {dist:<22} {mine:>9.3f}s {direct_s:>9.3f}s {ratio:>7.3f}")
     return 1 if failures else 0
 
 
