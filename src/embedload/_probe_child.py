@@ -50,7 +50,13 @@ class ProcMemory:
         return self._read()["VmRSS"]
 
     def peak(self):
-        return self._read()["VmHWM"]
+        return self.peak_and_rss()[0]
+
+    def peak_and_rss(self):
+        """Both from one read. The kernel folds its per-CPU RSS counters into VmHWM lazily, so
+        VmRSS can run a few pages ahead of it: the peak is at least the current RSS."""
+        values = self._read()
+        return max(values["VmHWM"], values["VmRSS"]), values["VmRSS"]
 
     def stop(self):
         pass
@@ -83,8 +89,12 @@ class SampledMemory:
         return self._proc.memory_info().rss
 
     def peak(self):
-        self._peak = max(self._peak, self.rss())
-        return self._peak
+        return self.peak_and_rss()[0]
+
+    def peak_and_rss(self):
+        rss = self.rss()
+        self._peak = max(self._peak, rss)
+        return self._peak, rss
 
     def stop(self):
         self._stop.set()
@@ -127,8 +137,7 @@ def main():
         start = time.perf_counter()
         exec(code, namespace)
         end = time.perf_counter()
-        peak = memory.peak()
-        rss_after = memory.rss()
+        peak, rss_after = memory.peak_and_rss()
         run_peak = max(run_peak, peak)
         stages[name] = {
             "start": start,
