@@ -31,12 +31,11 @@ import time
 from pathlib import Path
 
 from .models import ResolvedModel
-from .runtimes import NotAvailable, Runtime, bindings, check_measurable, get_runtime
+from .runtimes import REFERENCE_RUNTIME, NotAvailable, Runtime, bindings, check_measurable, get_runtime
 
 PREPARED_ENV = "EMBEDLOAD_PREPARED"
 MANIFEST = "manifest.json"
 REFERENCE = "reference.json"
-REFERENCE_RUNTIME = "st-torch"
 
 
 class NotPrepared(NotAvailable):
@@ -45,6 +44,12 @@ class NotPrepared(NotAvailable):
 
 class CheckFailed(RuntimeError):
     """The runtime's first vector does not match st-torch's: it computes something else."""
+
+    @classmethod
+    def of(cls, runtime: Runtime, model_name: str, cosine, where: str = "") -> CheckFailed:
+        shown = f"{cosine:.6f}" if isinstance(cosine, float) else str(cosine)
+        return cls(f"{runtime.name} computes something else for {model_name}: first vector cosine {shown} "
+                   f"vs {REFERENCE_RUNTIME}, needs >= {runtime.min_cosine}" + (f"; {where}" if where else ""))
 
 
 def prepared_root() -> Path:
@@ -116,10 +121,7 @@ def model_for(model: ResolvedModel, runtime: Runtime) -> ResolvedModel:
         raise NotPrepared(f"{runtime.name} is not prepared for {model.name}: run `{prepare_command(runtime.name, model.name)}`")
     check = manifest.get("check") or {}
     if not check.get("ok"):
-        raise CheckFailed(
-            f"{runtime.name} computes something else for {model.name}: first vector cosine "
-            f"{check.get('cosine')} vs st-torch (needs >= {runtime.min_cosine}); see {model_dir(model) / runtime.name / MANIFEST}"
-        )
+        raise CheckFailed.of(runtime, model.name, check.get("cosine"), f"see {model_dir(model) / runtime.name / MANIFEST}")
     return ResolvedModel(model.name, model_dir(model) / runtime.name, f"prepared:{runtime.name}<-{model.source}")
 
 
@@ -180,10 +182,9 @@ def _run_prepare_child(runtime: Runtime, model: ResolvedModel, out: Path, python
 
 
 def _write_json_atomic(path: Path, doc: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=1)
-    os.replace(tmp, path)
+    from .profile import write_new_file
+
+    write_new_file(path, json.dumps(doc, indent=1), force=True)
 
 
 def ensure_reference(model: ResolvedModel, python: str | None, progress) -> list[float]:
@@ -266,9 +267,6 @@ def prepare(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not manifest["check"]["ok"]:
-        raise CheckFailed(
-            f"{rt.name} computes something else for {model.name}: first vector cosine {cos:.6f} vs st-torch "
-            f"(needs >= {rt.min_cosine}); the folder is kept in {final} for inspection and will not be measured"
-        )
+        raise CheckFailed.of(rt, model.name, cos, f"the folder is kept in {final} for inspection and will not be measured")
     progress(f"{rt.name}: ready in {final} (first vector cosine {cos:.6f} vs st-torch)")
     return manifest

@@ -161,8 +161,5 @@ def run_probe(
 
         result["vector_check"] = check = check_vector(source_model, rt, result["vector"])
         if check and not check["ok"]:
-            raise CheckFailed(
-                f"{runtime} computes something else for {model.name}: first vector cosine {check['cosine']:.6f} "
-                f"vs st-torch, needs >= {check['min_cosine']}"
-            )
+            raise CheckFailed.of(rt, model.name, check["cosine"])
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .report import format_bytes, format_seconds
+from .runtimes import REFERENCE_RUNTIME
 
 if TYPE_CHECKING:
     from .gate import GateReport
@@ -17,9 +18,6 @@ if TYPE_CHECKING:
 WARMUP_RATIO = 3.0
 #: A stage is "the" cost when it is at least this share of the total.
 DOMINANT_SHARE = 0.5
-
-
-REFERENCE_RUNTIME = "st-torch"
 
 
 def runtime_comparison(rows) -> list[str]:

@@ -30,6 +30,9 @@ STAGES = PARTS + ("total",)
 RUNTIME_NAMES = ("st-torch", "st-onnx", "st-onnx-int8", "st-openvino", "fastembed")
 CACHE_STATES = ("warm", "cold")
 
+#: The runtime every other one's first vector is checked against and compared with.
+REFERENCE_RUNTIME = "st-torch"
+
 #: The sentence every first encode and steady-state encode embeds.
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 
