@@ -1,8 +1,9 @@
 # The two commands the README promises work on a fresh machine:
 #   make bench   set up, then run the asv suite on HEAD and print the results table
 #   make test    set up, then run the tests, asv check and a quick asv run
-# and one more:
+# and more:
 #   make bench-runtimes   the five runtimes side by side in their own asv environment
+#   make gate BASE=main   measure BASE and HEAD back to back, then gate HEAD against BASE
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -13,12 +14,13 @@ RUNTIMES_CONF := asv.runtimes.conf.json
 # The other runtimes' stack, for their end-to-end tests (optimum-onnx needs transformers<4.58).
 RT_VENV := .venv-runtimes
 
-.PHONY: help setup bench bench-runtimes test clean-env
+.PHONY: help setup bench bench-runtimes gate test clean-env
 
 help:
 	@echo "make bench   set up .venv, run the asv suite on HEAD (progress as it runs), print the table"
 	@echo "make test    set up .venv, run pytest, asv check and a quick asv run against .venv"
 	@echo "make bench-runtimes   st-torch, st-onnx, st-onnx-int8, st-openvino, fastembed on HEAD ($(RUNTIMES_CONF))"
+	@echo "make gate BASE=main [BENCH=regex]   asv continuous BASE HEAD (rounds interleaved), then tools/gate.py"
 
 $(BIN)/embedload: pyproject.toml constraints.txt
 	@echo ">> creating $(VENV) and installing embedload with torch==2.13.0 (CPU)"
@@ -47,6 +49,18 @@ bench-runtimes: setup
 	$(BIN)/asv run --config $(RUNTIMES_CONF) HEAD^! --record-samples --show-stderr
 	@echo
 	$(BIN)/embedload show --commit HEAD
+
+# Baseline and candidate measured back to back, their rounds interleaved, so both see the same
+# minutes of this machine (docs/gate.md: run-to-run drift here is up to ±10%, a pair's far less).
+# asv continuous exits 1 on its own verdict (factor 1.1); the gate's verdict is the one that
+# counts, and it exits 2 if asv left no results to judge.
+BASE  ?= HEAD~1
+BENCH ?= .
+gate: setup
+	$(BIN)/asv machine --yes > /dev/null
+	$(BIN)/asv continuous --record-samples --interleave-rounds --show-stderr --bench '$(BENCH)' $(BASE) HEAD || true
+	@echo
+	$(BIN)/python tools/gate.py --commit HEAD --baseline $(BASE)
 
 $(RT_VENV)/bin/embedload: pyproject.toml constraints.txt
 	@echo ">> creating $(RT_VENV) with embedload[runtimes] (ONNX Runtime, OpenVINO, fastembed; torch==2.13.0)"

@@ -256,6 +256,26 @@ def test_nothing_measured_never_passes():
     assert _evaluate([]).exit_code == 2
 
 
+def test_baseline_with_no_benchmark_in_common_cannot_judge():
+    renamed = [Measurement(m.benchmark.replace("bench_", "old_"), m.params, m.value, m.unit, m.status,
+                           stats=m.stats, samples=m.samples) for m in _suite_measurements()]
+    report = _evaluate(_suite_measurements(), baseline=renamed, baseline_name="old.json")
+    assert report.exit_code == 2
+    assert "no benchmark in common with the baseline old.json" in report.verdict
+
+
+def test_fail_on_regressions_without_a_baseline_cannot_judge():
+    report = _evaluate(_suite_measurements(), fail_on=("regressions",))
+    assert report.exit_code == 2 and "--fail-on regressions needs --baseline" in report.verdict
+
+
+def test_fail_on_targets_with_only_foreign_benchmarks_cannot_judge():
+    foreign = [Measurement("bench_other.time_x", {}, 0.1, "seconds", "ok")]
+    report = _evaluate(foreign, baseline=foreign, baseline_name="b", fail_on=("targets",))
+    assert report.exit_code == 2
+    assert "--fail-on targets, but no benchmark of embedload's suite was measured" in report.verdict
+
+
 def test_formats():
     report = _evaluate(_suite_measurements(imp=1.0), baseline=_suite_measurements(imp=0.5), baseline_name="b")
     schema = json.loads((REPO / "docs" / "gate-report.schema.json").read_text())

@@ -7,13 +7,18 @@
     validate_gate.py evaluate --pairs aa:plant20 --thresholds 1.1,1.2  each planted run vs an A run
     validate_gate.py run --label base --paired-label plant --plant 0.88 --runs 10
                                                    alternating: each baseline run, then its planted run
+    validate_gate.py run --label b --paired-label p20,p25,p30 --plant-fraction 0.2,0.25,0.3 --runs 10
+                                                   a size sweep: each baseline run, then one planted run
+                                                   per size, each sized on that baseline's import median
 
 ``run`` drives ``asv run --record-samples -E existing:PYTHON`` with a throw-away config whose
 results go to WORKDIR/results, copying each run's results file to WORKDIR/<label>-NN.json.
 ``--plant S`` puts a slowdown into the *environment*, not the suite: a ``.pth`` file in the
 interpreter's site-packages installs an import hook that sleeps S seconds when
 ``sentence_transformers`` is first imported (so only the import stage, and the total, slow down).
-It is removed when the runs end.
+It is removed when the runs end. ``--plant-fraction F`` sizes the sleep on the import median of
+the baseline run just made (F x median seconds), so "+25%" means +25% of what was measured minutes
+before, whatever the machine's drift; the sizes of a sweep run in a rotating order.
 
 ``evaluate`` runs the gate's own ``evaluate`` (the code behind ``embedload gate``) on each pair,
 regressions only, and prints how often it reported a regression.
@@ -88,9 +93,38 @@ def _one_run(args, conf: Path, commit: str, workdir: Path, target: Path) -> bool
     return True
 
 
+IMPORT_WARM = "bench_timing.Import.timeraw_import(st-torch, warm)"
+
+
+def _import_median(path: Path, results_dir: Path) -> float:
+    from embedload.results import measurements_from_results_file
+
+    for m in measurements_from_results_file(path, results_dir):
+        if m.label == IMPORT_WARM and m.status == "ok":
+            return m.value
+    raise SystemExit(f"{path.name} has no {IMPORT_WARM} result to size the plant on: does --bench select it?")
+
+
+def _plants(args) -> list[tuple[str, str, float]]:
+    """[(paired label, kind, size)], kind 'seconds' or 'fraction'; [] without --paired-label."""
+    labels = args.paired_label.split(",") if args.paired_label else []
+    if args.plant_fraction:
+        sizes, kind = [float(f) for f in args.plant_fraction.split(",")], "fraction"
+    else:
+        sizes, kind = ([args.plant] if args.plant else []), "seconds"
+    if labels and len(labels) != len(sizes):
+        raise SystemExit(f"--paired-label names {len(labels)} label(s) for {len(sizes)} plant size(s): give one per size")
+    if args.plant and args.plant_fraction:
+        raise SystemExit("give --plant (seconds) or --plant-fraction, not both")
+    if args.plant_fraction and not labels:
+        raise SystemExit("--plant-fraction sizes on a baseline run: give --paired-label too")
+    return [(label, kind, size) for label, size in zip(labels, sizes)]
+
+
 def cmd_run(args) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    plants = _plants(args)
     conf = _conf(workdir, Path(args.benchmark_dir))
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
     site = _site_packages(args.python)
@@ -98,16 +132,19 @@ def cmd_run(args) -> int:
     try:
         for i in range(args.runs):
             print(f"[{i + 1}/{args.runs}] ", end="", flush=True)
-            if args.plant and not args.paired_label:
+            if args.plant and not plants:
                 planted = planted or _plant(site, args.plant)
-            if not _one_run(args, conf, commit, workdir, workdir / f"{args.label}-{i:02d}.json"):
+            base = workdir / f"{args.label}-{i:02d}.json"
+            if not _one_run(args, conf, commit, workdir, base):
                 return 2
-            if args.paired_label:
-                # The planted run right after its baseline, as `asv continuous` runs them: the pair
-                # shares the machine's state of those minutes.
-                planted = _plant(site, args.plant)
-                print(f"[{i + 1}/{args.runs}] planted {args.plant} s: ", end="", flush=True)
-                ok = _one_run(args, conf, commit, workdir, workdir / f"{args.paired_label}-{i:02d}.json")
+            # The planted runs right after their baseline, as `asv continuous` runs them: they share
+            # the machine's state of those minutes. Rotated, so no size always runs last.
+            for label, kind, size in plants[i % len(plants):] + plants[:i % len(plants)] if plants else []:
+                seconds = size * _import_median(base, workdir / "results") if kind == "fraction" else size
+                planted = _plant(site, seconds)
+                what = f"+{size:.0%} = {seconds:.3f} s" if kind == "fraction" else f"{seconds} s"
+                print(f"[{i + 1}/{args.runs}] planted {what}: ", end="", flush=True)
+                ok = _one_run(args, conf, commit, workdir, workdir / f"{label}-{i:02d}.json")
                 for path in planted:
                     path.unlink(missing_ok=True)
                 planted = []
@@ -148,7 +185,7 @@ def cmd_evaluate(args) -> int:
                 print(f"  {base.name} -> {cur.name}: cannot judge: {report.problems}")
                 continue
             flagged += bool(report.regressions)
-            imp = [c for c in report.comparisons if c.name.startswith("bench_timing.Import.timeraw_import(st-torch, warm)")]
+            imp = [c for c in report.comparisons if c.name.startswith(IMPORT_WARM)]
             ratio = f"{imp[0].ratio:.3f}" if imp else "-"
             what = ", ".join(f"{c.name} {c.ratio:.2f}× [{c.test}]" for c in report.regressions) or "no regression"
             lines.append(f"  {base.name} -> {cur.name}: import ratio {ratio}; {what}")
@@ -168,7 +205,11 @@ def main(argv=None) -> int:
     p.add_argument("--bench", default="timeraw", help="asv --bench regex (default: %(default)s)")
     p.add_argument("--python", default=sys.executable, help="interpreter of the environment to measure")
     p.add_argument("--plant", type=float, default=0.0, help="seconds of planted slowdown in the import")
-    p.add_argument("--paired-label", help="with --plant: alternate, each --label run (unplanted) followed by a planted run saved under this label")
+    p.add_argument("--paired-label",
+                   help="with --plant or --plant-fraction: each --label run (unplanted) is followed by a planted run "
+                        "saved under this label; comma-separated, one label per --plant-fraction size")
+    p.add_argument("--plant-fraction",
+                   help="comma-separated fractions (0.25 = +25%%) of the preceding baseline run's warm import median")
     p.add_argument("--benchmark-dir", default=str(REPO / "benchmarks"),
                    help="the suite to run (default: the working tree's); a copy keeps a long experiment fixed")
     p.set_defaults(func=cmd_run)

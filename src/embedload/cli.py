@@ -367,9 +367,14 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--machine", help="asv machine name (default: this machine, or the only one with results)")
     p.add_argument("--commit", default="HEAD", help="git ref or hash of the results to judge (default: HEAD)")
     p.add_argument("--baseline", metavar="REF|FILE", help="a commit (hash, branch, tag) with results, or a saved asv results file or `embedload profile --output` file")
-    p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD, help="slowdown factor that counts as a regression when also significant (default: %(default)s)")
+    p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD,
+                   help="slowdown factor that counts as a regression when also significant (default: %(default)s). "
+                        "A slowdown that truly equals the factor is caught about half the time: set it below the "
+                        "smallest slowdown you must catch (docs/gate.md: what it catches on a 2-core machine)")
     p.add_argument("--fail-on", type=_parse_fail_on, default=FAIL_ON_CHOICES, metavar="targets,regressions", help="what makes the gate fail (default: both)")
-    p.add_argument("--format", choices=tuple(RENDERERS), default="text")
+    p.add_argument("--format", choices=tuple(RENDERERS), default="text",
+                   help="text: the report; markdown: for a CI step summary or PR comment; json: docs/gate-report.schema.json; "
+                        "junit: one test case per target and per regression check (default: %(default)s)")
     p.add_argument("--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
     p.add_argument("--force", action="store_true", help="replace --output if it exists")
     p.set_defaults(func=_cmd_gate)
@@ -393,7 +398,7 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-caches", action="store_true", help="with --cold-start: also drop the whole page cache (needs root)")
     p.add_argument("--imports", action="store_true", help="also attribute the import to distributions (embedload imports) and cite the top costs")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before a run is killed (default: %(default)s)")
-    p.add_argument("--format", choices=tuple(RENDERERS), default="text")
+    p.add_argument("--format", choices=tuple(RENDERERS), default="text", help="the report's format, as for gate (default: %(default)s)")
     p.set_defaults(func=_cmd_profile)
 
     p = sub.add_parser(
