@@ -20,7 +20,7 @@ help:
 	@echo "make bench   set up .venv, run the asv suite on HEAD (progress as it runs), print the table"
 	@echo "make test    set up .venv, run pytest, asv check and a quick asv run against .venv"
 	@echo "make bench-runtimes   st-torch, st-onnx, st-onnx-int8, st-openvino, fastembed on HEAD ($(RUNTIMES_CONF))"
-	@echo "make gate BASE=main [BENCH=regex]   asv continuous BASE HEAD (rounds interleaved), then tools/gate.py"
+	@echo "make gate BASE=main [BENCH=regex] [FAIL_ON=regressions]   asv continuous BASE HEAD (rounds interleaved), then tools/gate.py"
 
 $(BIN)/embedload: pyproject.toml constraints.txt
 	@echo ">> creating $(VENV) and installing embedload with torch==2.13.0 (CPU)"
@@ -54,13 +54,14 @@ bench-runtimes: setup
 # minutes of this machine (docs/gate.md: run-to-run drift here is up to ±10%, a pair's far less).
 # asv continuous exits 1 on its own verdict (factor 1.1); the gate's verdict is the one that
 # counts, and it exits 2 if asv left no results to judge.
-BASE  ?= HEAD~1
-BENCH ?= .
+BASE    ?= HEAD~1
+BENCH   ?= .
+FAIL_ON ?= targets,regressions
 gate: setup
 	$(BIN)/asv machine --yes > /dev/null
 	$(BIN)/asv continuous --record-samples --interleave-rounds --show-stderr --bench '$(BENCH)' $(BASE) HEAD || true
 	@echo
-	$(BIN)/python tools/gate.py --commit HEAD --baseline $(BASE)
+	$(BIN)/python tools/gate.py --commit HEAD --baseline $(BASE) --fail-on $(FAIL_ON)
 
 $(RT_VENV)/bin/embedload: pyproject.toml constraints.txt
 	@echo ">> creating $(RT_VENV) with embedload[runtimes] (ONNX Runtime, OpenVINO, fastembed; torch==2.13.0)"

@@ -256,6 +256,18 @@ def test_nothing_measured_never_passes():
     assert _evaluate([]).exit_code == 2
 
 
+def test_import_only_results_are_shown_and_held_to_the_import_target():
+    # `asv run --bench timeraw_import`: no model row to attach the import to.
+    imports = [m for m in _suite_measurements(imp=4.2) if "timeraw_import" in m.benchmark]
+    report = _evaluate(imports)
+    (check,) = report.checks
+    assert (check.row, check.metric, check.value) == ("(any model) / st-torch / warm", "import", 4.2)
+    assert report.exit_code == 1
+    assert "import misses its target" in "\n".join(report.recommendations)
+    assert "Import Time:        4.20 s" in render_text(report)
+    assert not any(r.startswith("only (any model)") for r in report.recommendations)
+
+
 def test_baseline_with_no_benchmark_in_common_cannot_judge():
     renamed = [Measurement(m.benchmark.replace("bench_", "old_"), m.params, m.value, m.unit, m.status,
                            stats=m.stats, samples=m.samples) for m in _suite_measurements()]

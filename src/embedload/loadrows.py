@@ -14,6 +14,9 @@ from .results import PROBE_BENCHMARKS, TIMING_BENCHMARKS, Measurement
 from .runtimes import PARTS, STAGES
 
 IMPORT_BENCHMARK = "bench_timing.Import.timeraw_import"
+#: The model of a row that has only the import (e.g. ``asv run --bench timeraw_import``): the
+#: import does not load a model, and is held to the targets that apply to every model.
+ANY_MODEL = "(any model)"
 
 
 @dataclass
@@ -87,10 +90,11 @@ class LoadRow:
 
 
 def rows_from_measurements(measurements: list[Measurement]) -> list[LoadRow]:
-    """Rows for every model/runtime/cache with at least one measured figure beyond the import.
+    """Rows for every model/runtime/cache with a measured figure.
 
     The import does not depend on the model: its figure is shared by every row of its runtime and
-    cache that has something else measured.
+    cache that has something else measured. An import with no such row gets a row of its own,
+    model ``ANY_MODEL``, so that it is shown and held to its target.
     """
     rows: dict[tuple, LoadRow] = {}
     imports: dict[tuple, StageStat] = {}
@@ -115,6 +119,10 @@ def rows_from_measurements(measurements: list[Measurement]) -> list[LoadRow]:
         stat = imports.get((row.runtime, row.cache, row.stack))
         if stat is not None:
             row.timings["import"] = stat
+    used = {(row.runtime, row.cache, row.stack) for row in rows.values()}
+    for (runtime, cache, stack), stat in imports.items():
+        if (runtime, cache, stack) not in used and None not in (runtime, cache):
+            rows[(ANY_MODEL, runtime, cache, stack)] = LoadRow(ANY_MODEL, runtime, cache, stack, timings={"import": stat})
     return [rows[k] for k in sorted(rows)]
 
 

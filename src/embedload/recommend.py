@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .loadrows import ANY_MODEL
 from .report import format_bytes, format_seconds
 from .runtimes import REFERENCE_RUNTIME
 
@@ -108,7 +109,7 @@ def recommendations(report: GateReport) -> list[str]:
         out.append(f"regression: {comp.name} is {ratio} the baseline ({comp.test}); bisect with `asv run` over the range")
     out.extend(runtime_comparison(report.rows))
     runtimes = {row.runtime for row in report.rows}
-    models = {row.model for row in report.rows}
+    models = {row.model for row in report.rows if row.model != ANY_MODEL}
     if len(runtimes) == 1 and report.rows:
         (only,) = runtimes
         out.append(
@@ -116,7 +117,7 @@ def recommendations(report: GateReport) -> list[str]:
             f"measure the others from the same commit with `make bench-runtimes` (asv), or one at a time with "
             f"`embedload prepare --runtime fastembed && embedload profile --runtime fastembed`"
         )
-    if len(models) == 1 and report.rows:
+    if len(models) == 1:
         (only,) = models
         out.append(
             f"only {only} was measured; `embedload models` shows which other models resolve offline "
