@@ -25,6 +25,7 @@ def test_report_has_the_seed_layout_and_progress(saved):
                     "└─ First Encode Time:", "Memory Usage", "Performance vs Targets", "Recommendations"):
         assert heading in out.stdout
     assert "n=2" in out.stdout
+    assert "commit (working tree) on " in out.stdout
     assert "[1/2]" in out.stderr and "[2/2]" in out.stderr  # progress while it runs
     assert "profile written to base.json" in out.stderr
 

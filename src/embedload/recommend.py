@@ -102,7 +102,7 @@ def recommendations(report: GateReport) -> list[str]:
         else:
             out.append(
                 f"{check.row}: {check.label.lower()} misses its target by {format_seconds(check.value - check.target)} "
-                f"({format_seconds(check.value)} vs {format_seconds(check.target)}, {check.ratio:.1f}×)"
+                f"({format_seconds(check.value)} vs {format_seconds(check.target)}, {check.ratio:.2f}×)"
             )
     for comp in report.regressions:
         ratio = f"{comp.ratio:.2f}×" if comp.ratio else "now failing"

@@ -152,10 +152,15 @@ def _stat_line(stat) -> str:
     return text + (f"  ({', '.join(extra)})" if extra else "")
 
 
+def short_commit(commit: str) -> str:
+    """A hash shortened to 12 digits; anything else (e.g. "(working tree)") as it is."""
+    return commit[:12] if len(commit) > 12 and all(c in "0123456789abcdef" for c in commit) else commit
+
+
 def render_text(report) -> str:
     out = [RULE, "PROFILING RESULTS" if report.source == "profile" else "EMBEDLOAD GATE", RULE]
     env = ", ".join(f"{k}={v}" for k, v in sorted(report.env.items()))
-    out.append(f"commit {report.commit[:12]} on {report.machine}" + (f" ({env})" if env else ""))
+    out.append(f"commit {short_commit(report.commit)} on {report.machine}" + (f" ({env})" if env else ""))
     if report.baseline:
         out.append(f"baseline {report.baseline}; threshold {report.threshold:g}×")
     for row in report.rows:
@@ -220,7 +225,7 @@ def render_markdown(report) -> str:
     icon = {0: "✅", 1: "❌", 2: "⚠️"}[code]
     out = [f"## {icon} embedload: {report.verdict}", ""]
     env = ", ".join(f"`{k}={v}`" for k, v in sorted(report.env.items()))
-    out.append(f"Commit `{report.commit[:12]}` on `{report.machine}`" + (f" ({env})" if env else "")
+    out.append(f"Commit `{short_commit(report.commit)}` on `{report.machine}`" + (f" ({env})" if env else "")
                + (f", baseline `{report.baseline}`, threshold {report.threshold:g}×" if report.baseline else ""))
     if report.rows:
         out += ["", "| model | runtime | cache | import | init | first encode | total | RSS growth | peak RSS |",
