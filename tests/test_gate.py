@@ -268,6 +268,19 @@ def test_import_only_results_are_shown_and_held_to_the_import_target():
     assert not any(r.startswith("only (any model)") for r in report.recommendations)
 
 
+def test_models_are_compared_on_what_they_cost():
+    small = _suite_measurements(init=0.40, first=0.02, growth=500e6, steady=0.012)
+    big = [Measurement(m.benchmark, {**m.params, "model": "big"}, m.value, m.unit, m.status, stats=m.stats,
+                       samples=m.samples, reason=m.reason)
+           for m in _suite_measurements(init=0.45, first=0.10, growth=800e6, steady=0.068)
+           if "model" in m.params and m.status == "ok"]
+    report = _evaluate(small + big)
+    text = "\n".join(report.recommendations)
+    assert ("big vs m: init + first encode 550 ms vs 420 ms (1.31×), steady-state encode 68 ms vs 12 ms (5.7×), "
+            "RSS growth 800 MB vs 500 MB [st-torch, warm]; the import (500 ms) does not depend on the model") in text
+    assert "only m was measured" not in text
+
+
 def test_baseline_with_no_benchmark_in_common_cannot_judge():
     renamed = [Measurement(m.benchmark.replace("bench_", "old_"), m.params, m.value, m.unit, m.status,
                            stats=m.stats, samples=m.samples) for m in _suite_measurements()]

@@ -55,6 +55,41 @@ def runtime_comparison(rows) -> list[str]:
     return out
 
 
+def model_comparison(rows) -> list[str]:
+    """Each measured model against the lightest one, per runtime and cache state.
+
+    The import loads no model, so models are compared on what they do cost: init plus first
+    encode, the steady-state encode and RSS growth. Only rows with init and first encode count.
+    """
+    out: list[str] = []
+    groups: dict[tuple, list] = {}
+    for row in rows:
+        if row.seconds("init") is not None and row.seconds("first_encode") is not None:
+            groups.setdefault((row.runtime, row.cache, row.stack), []).append(row)
+
+    def load(row):
+        return row.seconds("init") + row.seconds("first_encode")
+
+    for (runtime, cache, _stack), group in sorted(groups.items()):
+        if len({r.model for r in group}) < 2:
+            continue
+        ref, *others = sorted(group, key=load)
+        for row in others:
+            parts = [f"{row.model} vs {ref.model}: init + first encode {format_seconds(load(row))} vs "
+                     f"{format_seconds(load(ref))} ({load(row) / load(ref):.2f}×)"]
+            steady, ref_steady = row.probe.get("steady_encode"), ref.probe.get("steady_encode")
+            if steady and ref_steady:
+                parts.append(f"steady-state encode {format_seconds(steady)} vs {format_seconds(ref_steady)} "
+                             f"({steady / ref_steady:.1f}×)")
+            growth, ref_growth = row.probe.get("rss_growth"), ref.probe.get("rss_growth")
+            if growth and ref_growth:
+                parts.append(f"RSS growth {format_bytes(growth)} vs {format_bytes(ref_growth)}")
+            imp = row.seconds("import")
+            tail = f"; the import ({format_seconds(imp)}) does not depend on the model" if imp is not None else ""
+            out.append(", ".join(parts) + f" [{runtime}, {cache}]" + tail)
+    return out
+
+
 def recommendations(report: GateReport) -> list[str]:
     out: list[str] = []
     for row in report.rows:
@@ -108,6 +143,7 @@ def recommendations(report: GateReport) -> list[str]:
         ratio = f"{comp.ratio:.2f}×" if comp.ratio else "now failing"
         out.append(f"regression: {comp.name} is {ratio} the baseline ({comp.test}); bisect with `asv run` over the range")
     out.extend(runtime_comparison(report.rows))
+    out.extend(model_comparison(report.rows))
     runtimes = {row.runtime for row in report.rows}
     models = {row.model for row in report.rows if row.model != ANY_MODEL}
     if len(runtimes) == 1 and report.rows:
