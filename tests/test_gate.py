@@ -240,6 +240,7 @@ def test_fail_on_regressions_only_ignores_targets():
     base = _suite_measurements(imp=4.2)
     report = _evaluate(_suite_measurements(imp=4.2), baseline=base, baseline_name="b", fail_on=("regressions",))
     assert report.missed and report.exit_code == 0
+    assert report.verdict == "PASS: 4/5 targets met (not gated: --fail-on regressions), 0 regression(s), 0 improvement(s) vs b"
 
 
 def test_planted_import_regression_exit_1():

@@ -116,9 +116,11 @@ class GateReport:
             return "CANNOT JUDGE: " + "; ".join(self.problems)
         parts = []
         if self.checks:
-            parts.append(f"{len(self.checks) - len(self.missed)}/{len(self.checks)} targets met")
+            ungated = "" if "targets" in self.fail_on else " (not gated: --fail-on regressions)"
+            parts.append(f"{len(self.checks) - len(self.missed)}/{len(self.checks)} targets met{ungated}")
         if self.baseline is not None:
-            parts.append(f"{len(self.regressions)} regression(s), {len(self.improvements)} improvement(s) vs {self.baseline}")
+            ungated = "" if "regressions" in self.fail_on else " (not gated: --fail-on targets)"
+            parts.append(f"{len(self.regressions)} regression(s), {len(self.improvements)} improvement(s) vs {self.baseline}{ungated}")
         return ("FAIL: " if code else "PASS: ") + ", ".join(parts)
 
 
