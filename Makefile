@@ -51,7 +51,7 @@ bench-runtimes: setup
 	$(BIN)/embedload show --commit HEAD
 
 # Baseline and candidate measured back to back, their rounds interleaved, so both see the same
-# minutes of this machine (docs/gate.md: run-to-run drift here is up to ±10%, a pair's far less).
+# minutes of this machine (docs/gate.md: runs of one commit differ by up to ±10% here).
 # asv continuous exits 1 on its own verdict (factor 1.1); the gate's verdict is the one that
 # counts, and it exits 2 if asv left no results to judge.
 BASE    ?= HEAD~1
