@@ -15,6 +15,22 @@ from embedload.runtimes import NotAvailable
 
 from . import common
 
+try:
+    from embedload.profile import probe_figure
+except ImportError:  # an older embedload: its private name, and no figure it did not know yet
+    try:
+        from embedload.profile import _figure
+    except ImportError:  # before the profiler (2c0532c): the figures are skipped with this reason
+        _figure = None
+
+    def probe_figure(run, figure):
+        if _figure is None:
+            raise NotAvailable("this embedload predates embedload.profile, which reads the probe's figures")
+        try:
+            return _figure(run, figure)
+        except KeyError:
+            return None
+
 PROBE_RUNS = 3
 
 
@@ -22,14 +38,12 @@ def _key(model, runtime, cache):
     return f"{model}|{runtime}|{cache}"
 
 
-_FIGURES = {
-    **{f"peak_rss_{s}": (lambda run, s=s: run["stages"][s]["peak_rss"]) for s in ("import", "init", "first_encode", "total")},
-    **{f"peak_increase_{s}": (lambda run, s=s: run["stages"][s]["peak_increase"]) for s in ("init", "first_encode")},
-    "rss_growth": lambda run: run["rss_growth"],
-    "steady_encode": lambda run: run["steady_encode_median"],
-    # Prepared runtimes only: the first vector's cosine with st-torch's (the probe fails below the bar).
-    "vector_cosine": lambda run: (run.get("vector_check") or {}).get("cosine"),
-}
+#: The figures the track_ methods below read (vector_cosine: prepared runtimes only).
+FIGURES = (
+    *(f"peak_rss_{s}" for s in ("import", "init", "first_encode", "total")),
+    *(f"peak_increase_{s}" for s in ("init", "first_encode")),
+    "rss_growth", "steady_encode", "vector_cosine",
+)
 
 
 def probe_all_combinations():
@@ -42,6 +56,8 @@ def probe_all_combinations():
                     common.measurable(runtime, cache)
                     resolved = common.resolve(model)
                     runs = [run_probe(resolved, runtime, cache) for _ in range(PROBE_RUNS)]
+                    values = {name: [v for v in (probe_figure(run, name) for run in runs) if v is not None]
+                              for name in FIGURES}
                 except NotAvailable as exc:
                     figures[key] = {"skip": str(exc)}
                     continue
@@ -51,7 +67,6 @@ def probe_all_combinations():
                 except RuntimeError as exc:  # e.g. prepare.CheckFailed: it computes something else
                     figures[key] = {"error": f"{type(exc).__name__}: {exc}"}
                     continue
-                values = {name: [v for v in map(get, runs) if v is not None] for name, get in _FIGURES.items()}
                 figures[key] = {name: statistics.median(v) for name, v in values.items() if v}
     return figures
 

@@ -63,6 +63,15 @@ def test_probe_classes_share_one_setup_cache():
     assert bench_probe.Memory.unit == "bytes" and bench_probe.Encode.unit == "seconds"
 
 
+def test_probe_figures_are_the_ones_the_results_reader_knows():
+    from embedload.results import PROBE_BENCHMARKS
+
+    tracked = {f"bench_probe.{cls.__name__}.{name}" for cls in (bench_probe.Memory, bench_probe.Encode, bench_probe.Check)
+               for name in dir(cls) if name.startswith("track_")}
+    assert tracked == set(PROBE_BENCHMARKS)
+    assert set(bench_probe.FIGURES) == set(PROBE_BENCHMARKS.values())
+
+
 def test_memory_setup_skips_and_fails_from_the_cache():
     figures = {
         "a|st-onnx|warm": {"skip": "st-onnx is not implemented yet"},

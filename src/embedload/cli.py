@@ -264,7 +264,7 @@ def _cmd_imports(args) -> int:
     from .importtime import format_imports, profile_imports
     from .runtimes import check_measurable
 
-    runtime = check_measurable(args.runtime, "warm", packages=args.python is None)
+    runtime = check_measurable(args.runtime, "warm", python=args.python)
     where = f" with {args.python}" if args.python else ""
     print(f"running -X importtime of {args.runtime}'s import in {args.runs} fresh process(es){where}", file=sys.stderr, flush=True)
     try:

@@ -98,8 +98,9 @@ def cosine(a, b) -> float:
     return dot / norm if norm else 0.0
 
 
-def read_manifest(model: ResolvedModel, runtime: Runtime) -> dict | None:
-    path = model_dir(model) / runtime.name / MANIFEST
+def read_manifest(model: ResolvedModel, runtime: Runtime, folder: Path | None = None) -> dict | None:
+    """``folder``: ``model_dir(model)`` when the caller has it (it hashes the model folder)."""
+    path = (folder or model_dir(model)) / runtime.name / MANIFEST
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -116,13 +117,14 @@ def model_for(model: ResolvedModel, runtime: Runtime) -> ResolvedModel:
     """
     if not runtime.prepared:
         return model
-    manifest = read_manifest(model, runtime)
+    folder = model_dir(model)
+    manifest = read_manifest(model, runtime, folder)
     if manifest is None:
         raise NotPrepared(f"{runtime.name} is not prepared for {model.name}: run `{prepare_command(runtime.name, model.name)}`")
     check = manifest.get("check") or {}
     if not check.get("ok"):
-        raise CheckFailed.of(runtime, model.name, check.get("cosine"), f"see {model_dir(model) / runtime.name / MANIFEST}")
-    return ResolvedModel(model.name, model_dir(model) / runtime.name, f"prepared:{runtime.name}<-{model.source}")
+        raise CheckFailed.of(runtime, model.name, check.get("cosine"), f"see {folder / runtime.name / MANIFEST}")
+    return ResolvedModel(model.name, folder / runtime.name, f"prepared:{runtime.name}<-{model.source}")
 
 
 def reference_vector(model: ResolvedModel) -> list[float] | None:
@@ -139,6 +141,10 @@ def check_vector(model: ResolvedModel, runtime: Runtime, vector) -> dict | None:
     reference = reference_vector(model)
     if reference is None:
         return None
+    return _check(runtime, vector, reference)
+
+
+def _check(runtime: Runtime, vector, reference) -> dict:
     cos = cosine(vector, reference)
     return {"cosine": cos, "min_cosine": runtime.min_cosine, "ok": cos >= runtime.min_cosine, "against": REFERENCE_RUNTIME}
 
@@ -225,11 +231,10 @@ def prepare(
     rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
     if not rt.prepared:
         return {"runtime": rt.name, "prepared": False, "note": f"{rt.name} loads the model folder itself"}
-    here = python is None or os.path.abspath(python) == os.path.abspath(sys.executable)
-    check_measurable(rt.name, "warm", packages=here)  # installed here, else a skip with the pip command
+    check_measurable(rt.name, "warm", python=python)  # when it runs here: installed, else a skip with the pip command
     python = python or sys.executable
     final = model_dir(model) / rt.name
-    existing = read_manifest(model, rt) if final.exists() else None
+    existing = read_manifest(model, rt, final.parent) if final.exists() else None
     if existing is not None and not force:
         progress(f"{rt.name}: already prepared in {final}")
         return existing
@@ -247,7 +252,7 @@ def prepare(
         progress(f"{rt.name}: made in {seconds:.1f} s; checking its first vector against st-torch ...")
         run = run_probe(ResolvedModel(model.name, out, f"prepared:{rt.name}"), rt, "warm", python=python, steady_runs=0,
                         prepared=True)
-        cos = cosine(run["vector"], reference)
+        check = _check(rt, run["vector"], reference)
         manifest = {
             "runtime": rt.name,
             "model": model.name,
@@ -258,7 +263,7 @@ def prepare(
             "made_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "versions": run["versions"],
             "python": run["python"],
-            "check": {"cosine": cos, "min_cosine": rt.min_cosine, "ok": cos >= rt.min_cosine, "against": REFERENCE_RUNTIME},
+            "check": check,
         }
         _write_json_atomic(out / MANIFEST, manifest)
         if final.exists():
@@ -266,7 +271,7 @@ def prepare(
         os.replace(out, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if not manifest["check"]["ok"]:
-        raise CheckFailed.of(rt, model.name, cos, f"the folder is kept in {final} for inspection and will not be measured")
-    progress(f"{rt.name}: ready in {final} (first vector cosine {cos:.6f} vs st-torch)")
+    if not check["ok"]:
+        raise CheckFailed.of(rt, model.name, check["cosine"], f"the folder is kept in {final} for inspection and will not be measured")
+    progress(f"{rt.name}: ready in {final} (first vector cosine {check['cosine']:.6f} vs {REFERENCE_RUNTIME})")
     return manifest

@@ -81,8 +81,7 @@ def run_probe(
         if cache in CACHE_UNAVAILABLE:
             raise NotAvailable(CACHE_UNAVAILABLE[cache])
     else:
-        here = python is None or os.path.abspath(python) == os.path.abspath(sys.executable)
-        rt = check_measurable(runtime, cache, packages=here)
+        rt = check_measurable(runtime, cache, python=python)
     runtime = rt.name
     device = device or device_from_env()
     source_model = model

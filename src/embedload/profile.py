@@ -24,8 +24,12 @@ SCHEMA = "embedload.profile/1"
 _TIMING_BY_STAGE = {stage: name for name, stage in TIMING_BENCHMARKS.items()}
 
 
-def _figure(run: dict, figure: str) -> float | None:
-    """One of PROBE_BENCHMARKS' figures from a probe result."""
+def probe_figure(run: dict, figure: str) -> float | None:
+    """One of PROBE_BENCHMARKS' figures from a probe result (None: not measured in this run).
+
+    The one reading of a probe result into figures, shared by the profiler and the asv suite
+    (``benchmarks/bench_probe.py``).
+    """
     if figure == "rss_growth":
         return run["rss_growth"]
     if figure == "steady_encode":
@@ -78,15 +82,15 @@ def measurements_from_runs(runs: list[dict]) -> list[Measurement]:
         for stage in ("init", "first_encode", "total"):
             add(_TIMING_BY_STAGE[stage], mrc, run["stages"][stage]["seconds"])
         for name, figure in PROBE_BENCHMARKS.items():
-            value = _figure(run, figure)
+            value = probe_figure(run, figure)
             if value is not None:
                 add(name, mrc, value)
     out = []
     for key, samples in groups.items():
         benchmark = key[0]
         value, stats = compute_stats(samples, 1)
-        unit = {"steady_encode": "seconds", "vector_cosine": "cosine"}.get(PROBE_BENCHMARKS.get(benchmark), "bytes")
-        unit = unit if benchmark in PROBE_BENCHMARKS else "seconds"
+        figure = PROBE_BENCHMARKS.get(benchmark)
+        unit = "seconds" if figure is None else {"steady_encode": "seconds", "vector_cosine": "cosine"}.get(figure, "bytes")
         out.append(Measurement(benchmark=benchmark, params=params[key], value=value, unit=unit, status="ok",
                                stats=stats, samples=samples, env_name="profile",
                                env_vars={"EMBEDLOAD_DEVICE": runs[0]["device"]} if runs else {}))

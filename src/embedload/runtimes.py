@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 
 #: The stages a load is made of, in order; ``total`` is all of them.
@@ -260,18 +261,24 @@ def _importable(module: str) -> bool:
         return False
 
 
-def check_measurable(runtime: str, cache: str, packages: bool = True) -> Runtime:
+def runs_here(python: str | None) -> bool:
+    """Whether ``python`` (None: this one) is this interpreter, as named (a virtualenv's python
+    is a symlink to its base interpreter, so paths are not resolved)."""
+    return python is None or os.path.abspath(python) == os.path.abspath(sys.executable)
+
+
+def check_measurable(runtime: str, cache: str, python: str | None = None) -> Runtime:
     """The runtime, or :class:`NotAvailable` with a one-line reason.
 
-    ``packages``: also check that its packages are importable *here* (not when another
-    interpreter will run it; that one's child then fails with its ImportError).
+    Its packages are checked when ``python`` (the interpreter that will run it) is this one;
+    another interpreter's child fails with its own ImportError instead.
     """
     rt = get_runtime(runtime)
     if cache not in CACHE_STATES:
         raise ValueError(f"unknown cache state {cache!r}; expected one of {', '.join(CACHE_STATES)}")
     if rt.unavailable:
         raise NotAvailable(rt.unavailable)
-    missing = [name for name in rt.needs if not _importable(name)] if packages else []
+    missing = [name for name in rt.needs if not _importable(name)] if runs_here(python) else []
     if missing:
         raise NotAvailable(f"{rt.name} needs {', '.join(missing)}, not installed here: {rt.install_hint()}")
     if cache in CACHE_UNAVAILABLE:
