@@ -87,7 +87,7 @@ def test_baseline_equal_to_current_cannot_judge(foreign):
     a = foreign.commits[0]
     out = gate(*_gate_args(foreign, "--commit", a, "--baseline", a), cwd=foreign.root)
     assert out.returncode == 2
-    assert "is the same commit as the current results" in out.stdout
+    assert "are the same commit" in out.stderr
 
 
 def test_missing_results_dir(foreign):
@@ -99,7 +99,7 @@ def test_missing_results_dir(foreign):
 def test_unknown_commit(foreign):
     out = gate(*_gate_args(foreign, "--commit", "no-such-branch"), cwd=foreign.root)
     assert out.returncode == 2
-    assert "unknown commit 'no-such-branch'" in out.stderr
+    assert "--commit 'no-such-branch' is neither a git ref here" in out.stderr
 
 
 def test_commit_without_results(foreign, tmp_path):
@@ -109,7 +109,7 @@ def test_commit_without_results(foreign, tmp_path):
         f.unlink()
     out = gate("--results", str(copy), "--machine", foreign.machine, "--commit", foreign.commits[1], cwd=foreign.root)
     assert out.returncode == 2
-    assert "no results for commit" in out.stderr and "asv run" in out.stderr
+    assert "no results for --commit" in out.stderr and "asv run" in out.stderr
 
 
 def test_corrupt_results_file(foreign, tmp_path):
@@ -237,7 +237,7 @@ def test_missed_target_exit_1_and_recommendations_cite_numbers():
 
 
 def test_fail_on_regressions_only_ignores_targets():
-    base = _suite_measurements(imp=4.2)
+    base = _suite_measurements(imp=4.21)
     report = _evaluate(_suite_measurements(imp=4.2), baseline=base, baseline_name="b", fail_on=("regressions",))
     assert report.missed and report.exit_code == 0
     assert report.verdict == "PASS: 4/5 targets met (not gated: --fail-on regressions), 0 regression(s), 0 improvement(s) vs b"
@@ -287,7 +287,7 @@ def test_baseline_with_no_benchmark_in_common_cannot_judge():
                            stats=m.stats, samples=m.samples) for m in _suite_measurements()]
     report = _evaluate(_suite_measurements(), baseline=renamed, baseline_name="old.json")
     assert report.exit_code == 2
-    assert "no benchmark in common with the baseline old.json" in report.verdict
+    assert "no benchmark measured on both sides, in the same version, with the baseline old.json" in report.verdict
 
 
 def test_fail_on_regressions_without_a_baseline_cannot_judge():
@@ -336,3 +336,25 @@ def test_import_costs_are_cited_with_their_chains():
     assert "import cost: torch 1.90 s self time (42% of the import under -X importtime), pulled in by torch ← transformers.x" in text
     assert "sklearn.metrics ← sentence_transformers.util.similarity (1.05 s with what it imports)" in text
     assert "python (stdlib)" not in text
+
+
+@pytest.mark.parametrize("ref", ["origin/main", "release/v1"])
+def test_a_ref_with_a_slash_is_a_ref(foreign, ref):
+    """The documented CI command: --baseline origin/main."""
+    a, b, _ = foreign.commits
+    name = f"refs/remotes/{ref}" if ref.startswith("origin/") else f"refs/heads/{ref}"
+    foreign._git("update-ref", name, a)
+    out = gate(*_gate_args(foreign, "--commit", b, "--baseline", ref), cwd=foreign.root)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"vs {ref} ({a[:8]})" in out.stdout
+
+
+def test_a_name_that_is_a_file_and_a_ref_is_refused(foreign):
+    a, b, _ = foreign.commits
+    (foreign.root / "main").write_text("{}")
+    try:
+        out = gate(*_gate_args(foreign, "--commit", b, "--baseline", "main"), cwd=foreign.root)
+    finally:
+        (foreign.root / "main").unlink()
+    assert out.returncode == 2
+    assert "--baseline 'main' is both a file here and a git ref; write ./main for the file" in out.stderr

@@ -99,7 +99,7 @@ IMPORT_WARM = "bench_timing.Import.timeraw_import(st-torch, warm)"
 def _import_median(path: Path, results_dir: Path) -> float:
     from embedload.results import measurements_from_results_file
 
-    for m in measurements_from_results_file(path, results_dir):
+    for m in measurements_from_results_file(path, results_dir)[0]:
         if m.label == IMPORT_WARM and m.status == "ok":
             return m.value
     raise SystemExit(f"{path.name} has no {IMPORT_WARM} result to size the plant on: does --bench select it?")
@@ -177,8 +177,8 @@ def cmd_evaluate(args) -> int:
         lines = []
         for base, cur in pairs:
             report = evaluate(
-                measurements_from_results_file(cur, results_dir), config=Config(path=None), commit=cur.name,
-                machine="this", baseline=measurements_from_results_file(base, results_dir), baseline_name=base.name,
+                measurements_from_results_file(cur, results_dir)[0], config=Config(path=None), commit=cur.name,
+                machine="this", baseline=measurements_from_results_file(base, results_dir)[0], baseline_name=base.name,
                 threshold=threshold, fail_on=("regressions",),
             )
             if report.problems:

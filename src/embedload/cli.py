@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,10 +16,10 @@ from . import __version__
 from .config import ConfigError, load_config
 from .models import DEFAULT_MODEL, ModelError, model_statuses, resolve_model
 from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
-from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, evaluate, load_baseline_file
+from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, MAX_THRESHOLD, evaluate, judge_results, load_baseline_file
 from .profile import dump, measurements_from_runs, profile_document, profile_runs, stderr_progress, write_new_file
 from .report import RENDERERS, format_bytes, format_probe, format_results_table
-from .results import ResultsError, default_machine, load_commit_results, resolve_commit
+from .results import ResultsError, default_machine, load_commit_results
 from .runtimes import CACHE_STATES, LOADER_RUNTIME, RUNTIME_NAMES, RUNTIMES, NotAvailable, get_runtime, loader_runtime
 
 EXIT_USAGE = 2
@@ -142,8 +143,7 @@ def _cmd_prepare(args) -> int:
 def _cmd_show(args) -> int:
     results_dir = Path(args.results) if args.results else _results_dir_from_asv_conf()
     machine = args.machine or default_machine(results_dir)
-    commit = resolve_commit(args.commit)
-    results = load_commit_results(results_dir, machine, commit)
+    results = load_commit_results(results_dir, machine, args.commit)
     print(format_results_table(results))
     return 0
 
@@ -163,8 +163,11 @@ def _threshold(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--threshold must be a number such as 1.2, got {text!r}") from None
-    if not value > 1.0:
-        raise argparse.ArgumentTypeError(f"--threshold is a slowdown factor and must be > 1 (e.g. 1.2 = 20%), got {value}")
+    if not 1.0 < value <= MAX_THRESHOLD:
+        raise argparse.ArgumentTypeError(
+            f"--threshold is a slowdown factor between 1 and {MAX_THRESHOLD:g} (e.g. 1.2 = 20% slower), got {text!r}; "
+            f"a larger one could never flag a regression"
+        )
     return value
 
 
@@ -184,32 +187,11 @@ def _emit(report, args) -> int:
 def _cmd_gate(args) -> int:
     config = load_config(args.config)
     results_dir = Path(args.results) if args.results else _results_dir_from_asv_conf()
-    machine = args.machine or default_machine(results_dir)
-    commit = resolve_commit(args.commit)
-    current = load_commit_results(results_dir, machine, commit)
-    baseline = baseline_name = None
-    problems = []
-    if args.baseline:
-        candidate = Path(args.baseline)
-        if candidate.is_file():
-            baseline, baseline_name = load_baseline_file(candidate, results_dir)
-            if candidate.resolve() in {Path(f).resolve() for f in current.files}:
-                problems.append(f"the baseline {candidate} is the current results file")
-        elif candidate.suffix == ".json" or "/" in args.baseline and not candidate.exists():
-            raise UserError(f"baseline file {candidate} does not exist")
-        else:
-            base_commit = resolve_commit(args.baseline)
-            baseline_name = f"{args.baseline} ({base_commit[:8]})"
-            if base_commit == commit:
-                problems.append(f"the baseline {args.baseline} is the same commit as the current results ({commit[:8]})")
-            baseline = load_commit_results(results_dir, machine, base_commit).measurements
-    env = {k: v for m in current.measurements for k, v in m.env_vars.items()}
-    report = evaluate(
-        current.measurements, config=config, commit=commit, machine=machine, baseline=baseline,
-        baseline_name=baseline_name, threshold=args.threshold, fail_on=args.fail_on, env=env,
-        versions=current.versions,
+    report = judge_results(
+        results_dir, config=config, machine=args.machine, commit=args.commit, baseline=args.baseline,
+        baseline_env=args.baseline_env, threshold=args.threshold, fail_on=args.fail_on,
+        allow_failures=args.allow_failures,
     )
-    report.problems[:0] = problems
     return _emit(report, args)
 
 
@@ -253,7 +235,7 @@ def _cmd_profile(args) -> int:
         baseline=baseline, baseline_name=baseline_name, threshold=args.threshold,
         fail_on=("regressions",) if baseline is not None else ("targets",),
         env={"EMBEDLOAD_DEVICE": first["device"]}, versions=first["versions"], source="profile",
-        imports=imports,
+        imports=imports, baseline_env=args.baseline_env,
     )
     sys.stdout.write(RENDERERS[args.format](report))
     # The profiler reports; it fails only on a regression against --baseline (or on no data).
@@ -359,14 +341,24 @@ def _get_parser() -> argparse.ArgumentParser:
         "gate", parents=[common],
         help="judge asv results against targets and a baseline; exit 0 pass, 1 fail, 2 cannot judge",
         description="Read asv's results for a commit; check embedload's stage benchmarks against "
-        "[tool.embedload.targets] and every benchmark (any asv suite) against a baseline. "
-        "Exit 0: within target, no regression; 1: a target missed or a regression (see --fail-on); "
-        "2: cannot judge (no results, unknown commit, corrupt file, nothing matching, failed benchmarks).",
+        "[tool.embedload.targets] and every benchmark (any asv suite) against a baseline, within the same asv "
+        "environment, with asv compare's rule. "
+        "Exit 0: within target, no regression; 1: a target missed or a regression (see --fail-on), whatever else "
+        "failed; 2: cannot judge (no results, unknown or ambiguous commit, malformed file, no environment or "
+        "benchmark in common, equal sides, or benchmarks that failed: see --allow-failures).",
     )
     p.add_argument("--results", metavar="DIR", help="asv results folder (default: results_dir in ./asv.conf.json)")
     p.add_argument("--machine", help="asv machine name (default: this machine, or the only one with results)")
     p.add_argument("--commit", default="HEAD", help="git ref or hash of the results to judge (default: HEAD)")
-    p.add_argument("--baseline", metavar="REF|FILE", help="a commit (hash, branch, tag) with results, or a saved asv results file or `embedload profile --output` file")
+    p.add_argument("--baseline", metavar="REF|FILE",
+                   help="a git ref (origin/main, a tag, a hash or prefix of results) or a file (a saved asv results "
+                        "file or `embedload profile --output` file): a file is a path that exists or ends in .json")
+    p.add_argument("--baseline-env", metavar="ENV",
+                   help="compare every current environment with this asv environment of the baseline (default: "
+                        "each environment with itself only, as asv compare does; rows then name both)")
+    p.add_argument("--allow-failures", action="store_true",
+                   help="gate on the benchmarks that ran when some failed (they are still listed, with reasons); "
+                        "without it, failures and nothing else wrong exit 2")
     p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD,
                    help="slowdown factor that counts as a regression when also significant (default: %(default)s). "
                         "A slowdown that truly equals the factor is caught about half the time: set it below the "
@@ -391,6 +383,9 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", metavar="FILE.json", help="save the runs (usable as a gate or profile --baseline); never replaces a file without --force")
     p.add_argument("--force", action="store_true", help="replace --output if it exists")
     p.add_argument("--baseline", metavar="FILE.json", help="compare with a saved profile or asv results file (same rule as the gate)")
+    p.add_argument("--baseline-env", metavar="ENV",
+                   help="the baseline's environment to compare with (a saved profile's is 'profile'; an asv "
+                        "results file's is its env_name): needed to hold a profile against asv results")
     p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD, help="slowdown factor for --baseline (default: %(default)s)")
     p.add_argument("--cold-start", action="store_true",
                    help="before each run, evict every file the load reads from the page cache (rootless, verified: "
@@ -430,6 +425,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("embedload: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # never a traceback, never exit 1 (CI reads 1 as "regression")
+        if os.environ.get("EMBEDLOAD_TRACEBACK"):
+            raise
+        print(f"embedload: internal error: {type(exc).__name__}: {exc} (a bug: please report it with the command "
+              f"line; exit 2, not a verdict)", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

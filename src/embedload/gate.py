@@ -1,12 +1,14 @@
 """The gate: targets and regressions from asv results, with an exit code CI can use.
 
 Exit codes: 0 all within target and nothing regressed; 1 a target missed or a regression found
-(``--fail-on`` picks which count); 2 the gate could not judge (no results, unknown commit, a
-corrupt file, no matching benchmarks, benchmarks that failed, a baseline equal to the current
-results). "Nothing measured" never passes.
+(``--fail-on`` picks which count), whatever else failed; 2 the gate could not judge (no results,
+unknown commit, a malformed file, no environment or benchmark in common, a baseline equal to the
+current results, or failed benchmarks and nothing else wrong, unless ``--allow-failures``).
+"Nothing measured" never passes.
 
 Regressions work on any asv suite: every benchmark present in both the current results and the
-baseline is compared with asv's own rule (``asv.commands.compare._is_result_better``): worse by
+baseline, in the same asv environment (``--baseline-env`` crosses them explicitly), is compared
+with asv's own rule (``asv.commands.compare._is_result_better``): worse by
 more than ``--threshold`` *and* significant (Mann-Whitney U on raw samples when recorded, else
 asv's 99% interval test; memory ``track_`` figures, which have no samples, by the factor alone,
 as ``asv compare`` does).
@@ -27,6 +29,8 @@ from .targets import METRICS, load_targets
 EXIT_OK, EXIT_FAIL, EXIT_CANNOT_JUDGE = 0, 1, 2
 FAIL_ON_CHOICES = ("targets", "regressions")
 DEFAULT_THRESHOLD = 1.2
+#: Above this factor a regression could never be flagged in practice (asv's rule is current > factor x baseline).
+MAX_THRESHOLD = 100.0
 MB = 1e6
 
 
@@ -54,14 +58,26 @@ class Comparison:
     unit: str | None
     baseline: float | None
     current: float | None
-    status: str  # regressed | improved | unchanged | insignificant | newly-failed | fixed | not-comparable
+    #: regressed | improved | unchanged | insignificant (asv's "~": beyond the factor, not
+    #: significant) | newly-failed | fixed | not-comparable (the benchmark's code changed) |
+    #: both-failed | n/a (skipped, or absent, on one side)
+    status: str
     test: str  # mann-whitney | ci-99 | factor-only | none
+    env: str = ""  # the current side's asv environment
+    baseline_env: str = ""  # the baseline's (equal to env unless --baseline-env crossed them)
+    asv_name: str = ""  # the name `asv compare` prints
 
     @property
     def ratio(self) -> float | None:
         if self.baseline and self.current is not None and self.baseline > 0:
             return self.current / self.baseline
         return None
+
+    @property
+    def color(self) -> str:
+        """The table `asv compare --split` puts this benchmark in."""
+        return {"regressed": "red", "newly-failed": "red", "improved": "green", "fixed": "green",
+                "not-comparable": "lightgrey"}.get(self.status, "default")
 
 
 @dataclass
@@ -78,10 +94,12 @@ class GateReport:
     recommendations: list[str]
     env: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)  # why the gate cannot judge
+    problems: list[str] = field(default_factory=list)  # why the gate cannot judge at all
     source: str = "asv"  # asv | profile
     #: ``embedload.importtime.profile_imports`` result, when the import was attributed
     imports: dict | None = None
+    #: ``--allow-failures``: failed benchmarks are listed but do not stop the gate judging the rest
+    allow_failures: bool = False
 
     @property
     def missed(self) -> list[TargetCheck]:
@@ -89,7 +107,7 @@ class GateReport:
 
     @property
     def regressions(self) -> list[Comparison]:
-        return [c for c in self.comparisons if c.status in ("regressed", "newly-failed")]
+        return [c for c in self.comparisons if c.status == "regressed"]
 
     @property
     def improvements(self) -> list[Comparison]:
@@ -100,20 +118,29 @@ class GateReport:
         return [m for m in self.not_measured if m.status == "failed"]
 
     @property
+    def findings(self) -> bool:
+        """A gated target missed or a gated regression: a FAIL whatever else failed."""
+        return bool(("targets" in self.fail_on and self.missed) or ("regressions" in self.fail_on and self.regressions))
+
+    @property
     def exit_code(self) -> int:
         if self.problems:
             return EXIT_CANNOT_JUDGE
-        if "targets" in self.fail_on and self.missed:
+        if self.findings:
             return EXIT_FAIL
-        if "regressions" in self.fail_on and self.regressions:
-            return EXIT_FAIL
+        if self.failed and not self.allow_failures:
+            return EXIT_CANNOT_JUDGE
         return EXIT_OK
 
     @property
     def verdict(self) -> str:
         code = self.exit_code
-        if code == EXIT_CANNOT_JUDGE:
+        failed = len(self.failed)
+        if self.problems:
             return "CANNOT JUDGE: " + "; ".join(self.problems)
+        if code == EXIT_CANNOT_JUDGE:
+            return (f"CANNOT JUDGE: {failed} benchmark(s) failed (listed under 'Not measured'), and nothing else "
+                    f"failed the gate; fix them, or pass --allow-failures to gate on the rest")
         parts = []
         if self.checks:
             ungated = "" if "targets" in self.fail_on else " (not gated: --fail-on regressions)"
@@ -121,6 +148,8 @@ class GateReport:
         if self.baseline is not None:
             ungated = "" if "regressions" in self.fail_on else " (not gated: --fail-on targets)"
             parts.append(f"{len(self.regressions)} regression(s), {len(self.improvements)} improvement(s) vs {self.baseline}{ungated}")
+        if failed:
+            parts.append(f"{failed} benchmark(s) failed" + (" (not gated: --allow-failures)" if code == EXIT_OK else ""))
         return ("FAIL: " if code else "PASS: ") + ", ".join(parts)
 
 
@@ -140,55 +169,80 @@ def check_targets(rows: list[LoadRow], config: Config) -> list[TargetCheck]:
     return checks
 
 
-def _key(m: Measurement) -> tuple:
-    return (m.benchmark, tuple(m.params.items()))
+def _isna(value) -> bool:
+    return value is None or value != value
 
 
-def compare(current: list[Measurement], baseline: list[Measurement], threshold: float) -> list[Comparison]:
-    """Every benchmark in both sets, judged as ``asv compare`` judges it, with ``threshold`` as factor."""
+def compare(current: list[Measurement], baseline: list[Measurement], threshold: float,
+            baseline_env: str | None = None) -> list[Comparison]:
+    """Every benchmark of either side, judged as ``asv compare`` judges it, within one environment.
+
+    As in asv, a benchmark is identified by its name, the parameter values stored in the results
+    and its asv environment; a benchmark missing on one side counts as skipped there. With
+    ``baseline_env`` (``--baseline-env``) the user crosses environments explicitly: every
+    current environment is compared with that one baseline environment.
+    """
     from asv.commands.compare import _is_result_better
 
-    # Same asv environment first; otherwise (a profile file, a renamed env) the only candidate.
-    base_exact = {(m.env_name, *_key(m)): m for m in baseline}
-    base_any: dict[tuple, list[Measurement]] = {}
+    def key(m: Measurement) -> tuple:
+        return m.benchmark, m.param_values
+
+    by_env_cur: dict[str, dict[tuple, Measurement]] = {}
+    for m in current:
+        by_env_cur.setdefault(m.env_name, {})[key(m)] = m
+    by_env_base: dict[str, dict[tuple, Measurement]] = {}
     for m in baseline:
-        base_any.setdefault(_key(m), []).append(m)
-    several_envs = len({m.env_name for m in current}) > 1
+        by_env_base.setdefault(m.env_name, {})[key(m)] = m
+    if baseline_env is not None:
+        pairs = [(env, baseline_env) for env in sorted(by_env_cur)]
+    else:
+        pairs = [(env, env) for env in sorted(set(by_env_cur) | set(by_env_base))]
+    several = len(pairs) > 1 or baseline_env is not None
     out = []
-    for cur in current:
-        base = base_exact.get((cur.env_name, *_key(cur)))
-        if base is None and len(base_any.get(_key(cur), [])) == 1:
-            base = base_any[_key(cur)][0]
-        if base is None or "skipped" in (cur.status, base.status):
-            continue
-        if cur.status == "failed" and base.status == "failed":
-            continue
-        name = f"{cur.label} [{cur.stack or cur.env_name}]" if several_envs else cur.label
-        if base.status == "ok" and cur.status == "failed":
-            out.append(Comparison(name, cur.unit, base.value, None, "newly-failed", "none"))
-            continue
-        if base.status == "failed" and cur.status == "ok":
-            out.append(Comparison(name, cur.unit, None, cur.value, "fixed", "none"))
-            continue
-        if cur.version and base.version and cur.version != base.version:
-            out.append(Comparison(name, cur.unit, base.value, cur.value, "not-comparable", "none"))
-            continue
-        ss_cur, ss_base = (cur.stats, cur.samples), (base.stats, base.samples)
-        if cur.stats and base.stats and cur.stats.get("repeat", 0) != 1 and base.stats.get("repeat", 0) != 1:
-            test = "mann-whitney" if _mann_whitney_applies(cur.samples, base.samples) else "ci-99"
-        else:
-            test = "factor-only"
-        if _is_result_better(base.value, cur.value, ss_base, ss_cur, threshold):
-            status = "regressed"
-        elif _is_result_better(cur.value, base.value, ss_cur, ss_base, threshold):
-            status = "improved"
-        elif _is_result_better(base.value, cur.value, None, None, threshold) or _is_result_better(
-            cur.value, base.value, None, None, threshold
-        ):
-            status = "insignificant"  # beyond the factor, but not significant: asv marks it "~"
-        else:
-            status = "unchanged"
-        out.append(Comparison(name, cur.unit, base.value, cur.value, status, test))
+    for env, benv in pairs:
+        cur_side, base_side = by_env_cur.get(env, {}), by_env_base.get(benv, {})
+        for k in sorted(set(cur_side) | set(base_side)):
+            cur, base = cur_side.get(k), base_side.get(k)
+            m = cur or base
+            name = m.label
+            if several:
+                name += f" [{env}]" if env == benv else f" [{env} vs baseline {benv}]"
+            # asv's values: a number, NaN (skipped or absent) or None (failed)
+            t_cur = math.nan if cur is None or cur.status == "skipped" else cur.value
+            t_base = math.nan if base is None or base.status == "skipped" else base.value
+            v_cur, v_base = (cur.version if cur else None), (base.version if base else None)
+            shown_base = None if _isna(t_base) else t_base
+            shown_cur = None if _isna(t_cur) else t_cur
+            comparison = Comparison(name, m.unit, shown_base, shown_cur, "n/a", "none", env=env, baseline_env=benv,
+                                    asv_name=m.asv_name)
+            out.append(comparison)
+            # asv's order: a changed benchmark is not comparable, whatever it did
+            if v_cur is not None and v_base is not None and v_cur != v_base:
+                comparison.status = "not-comparable"
+            elif t_base is not None and t_cur is None:
+                comparison.status = "newly-failed"
+            elif t_base is None and t_cur is not None:
+                comparison.status = "fixed"
+            elif t_base is None and t_cur is None:
+                comparison.status = "both-failed"
+            elif _isna(t_base) or _isna(t_cur):
+                comparison.status = "n/a"
+            else:
+                ss_cur, ss_base = (cur.stats, cur.samples), (base.stats, base.samples)
+                if cur.stats and base.stats and cur.stats.get("repeat", 0) != 1 and base.stats.get("repeat", 0) != 1:
+                    comparison.test = "mann-whitney" if _mann_whitney_applies(cur.samples, base.samples) else "ci-99"
+                else:
+                    comparison.test = "factor-only"
+                if _is_result_better(t_cur, t_base, ss_cur, ss_base, threshold):
+                    comparison.status = "improved"
+                elif _is_result_better(t_base, t_cur, ss_base, ss_cur, threshold):
+                    comparison.status = "regressed"
+                elif _is_result_better(t_base, t_cur, None, None, threshold) or _is_result_better(
+                    t_cur, t_base, None, None, threshold
+                ):
+                    comparison.status = "insignificant"  # beyond the factor, but not significant: asv's "~"
+                else:
+                    comparison.status = "unchanged"
     return out
 
 
@@ -217,28 +271,32 @@ def evaluate(
     versions: dict | None = None,
     source: str = "asv",
     imports: dict | None = None,
+    baseline_env: str | None = None,
+    allow_failures: bool = False,
 ) -> GateReport:
     from .recommend import recommendations
 
     rows = rows_from_measurements(current)
     checks = check_targets(rows, config)
-    comparisons = compare(current, baseline, threshold) if baseline is not None else []
-    not_measured = [m for m in current if m.status != "ok"]
     problems = []
+    comparisons = []
+    if baseline is not None:
+        problems += _sides_problems(current, baseline, baseline_name, baseline_env)
+        if not problems:
+            comparisons = compare(current, baseline, threshold, baseline_env)
+    not_measured = [m for m in current if m.status != "ok"]
     ok = [m for m in current if m.status == "ok"]
     if not current:
         problems.append("no benchmarks in the results")
     elif not ok:
         problems.append(f"nothing was measured: all {len(current)} benchmark/param combinations were skipped or failed")
-    failed = [m for m in current if m.status == "failed"]
-    if failed:
-        problems.append(f"{len(failed)} benchmark(s) failed")
     if ok and not checks and baseline is None:
         problems.append(
             "no benchmark of embedload's suite to hold against targets, and no --baseline to compare with"
         )
-    if baseline is not None and ok and not any(c.status != "not-comparable" for c in comparisons):
-        problems.append(f"no benchmark in common with the baseline {baseline_name}")
+    judged = ("regressed", "improved", "unchanged", "insignificant")
+    if baseline is not None and ok and not problems and not any(c.status in judged for c in comparisons):
+        problems.append(f"no benchmark measured on both sides, in the same version, with the baseline {baseline_name}")
     if "regressions" in fail_on and "targets" not in fail_on and baseline is None:
         problems.append("--fail-on regressions needs --baseline")
     if "targets" in fail_on and "regressions" not in fail_on and ok and not checks:
@@ -247,10 +305,38 @@ def evaluate(
         commit=commit, machine=machine, baseline=baseline_name, threshold=threshold, fail_on=tuple(fail_on),
         rows=rows, checks=checks, comparisons=comparisons, not_measured=not_measured,
         recommendations=[], env=dict(env or {}), versions=dict(versions or {}), problems=problems, source=source,
-        imports=imports,
+        imports=imports, allow_failures=allow_failures,
     )
     report.recommendations = recommendations(report)
     return report
+
+
+def _sides_problems(current: list[Measurement], baseline: list[Measurement], baseline_name: str | None,
+                    baseline_env: str | None) -> list[str]:
+    """Why these two sides cannot be compared at all: no environment in common, or equal sides."""
+    cur_envs = sorted({m.env_name for m in current})
+    base_envs = sorted({m.env_name for m in baseline})
+    if baseline_env is not None:
+        if baseline_env not in base_envs:
+            return [f"--baseline-env {baseline_env!r} is not an environment of the baseline {baseline_name} "
+                    f"(it has: {', '.join(base_envs) or 'none'})"]
+        pairs = [(e, baseline_env) for e in cur_envs]
+    else:
+        pairs = [(e, e) for e in cur_envs if e in base_envs]
+        if not pairs:
+            return [f"the baseline {baseline_name} has no results in the current results' environment "
+                    f"(current: {', '.join(cur_envs) or 'none'}; baseline: {', '.join(base_envs) or 'none'}); "
+                    f"results of different environments are not compared (asv shows them as n/a). To compare "
+                    f"across environments anyway, name the baseline's with --baseline-env"]
+
+    def content(ms, env):
+        return sorted((m.benchmark, m.param_values, m.status, m.value, repr(m.samples), m.version)
+                      for m in ms if m.env_name == env)
+
+    if all(content(current, e) == content(baseline, b) for e, b in pairs):
+        return [f"the baseline {baseline_name} holds the same results as the current ones "
+                f"({', '.join(sorted({e for e, _ in pairs}))}): nothing to compare; pass another --baseline"]
+    return []
 
 
 def load_baseline_file(path: Path, results_dir: Path | None) -> tuple[list[Measurement], str]:
@@ -264,12 +350,58 @@ def load_baseline_file(path: Path, results_dir: Path | None) -> tuple[list[Measu
     if isinstance(data, dict) and str(data.get("schema", "")).startswith("embedload.profile/"):
         from .profile import measurements_from_profile
 
-        return measurements_from_profile(data), f"{path.name} (profile)"
+        return measurements_from_profile(data, path), f"{path.name} (profile)"
     if isinstance(data, dict) and "results" in data and "commit_hash" in data:
         from .results import measurements_from_results_file
 
-        return measurements_from_results_file(path, results_dir), f"{path.name} (asv, {data['commit_hash'][:8]})"
+        measurements, commit = measurements_from_results_file(path, results_dir)
+        return measurements, f"{path.name} (asv, {commit[:8]})"
     raise ResultsError(
         f"baseline {path} is neither an asv results file (commit_hash, results) nor an "
         f"`embedload profile --output` file (schema embedload.profile/1)"
+    )
+
+
+def judge_results(
+    results_dir: Path, *, config: Config, machine: str | None = None, commit: str = "HEAD",
+    baseline: str | None = None, baseline_env: str | None = None, threshold: float = DEFAULT_THRESHOLD,
+    fail_on: tuple[str, ...] = FAIL_ON_CHOICES, allow_failures: bool = False,
+) -> GateReport:
+    """``embedload gate``: the current commit's asv results against targets and a baseline.
+
+    ``baseline`` is a git ref or results hash, or a file: a file is a path that exists or ends
+    in ``.json``; a name that is both a file and a git ref is refused (say ``./name`` or a hash).
+    Raises :class:`ResultsError` for anything the gate cannot read.
+    """
+    from .results import default_machine, is_git_ref, load_commit_results
+
+    machine = machine or default_machine(results_dir)
+    current = load_commit_results(results_dir, machine, commit, role="--commit")
+    base = base_name = None
+    if baseline:
+        path = Path(baseline)
+        if path.is_file() and is_git_ref(baseline):
+            raise ResultsError(
+                f"--baseline {baseline!r} is both a file here and a git ref; write ./{baseline} for the file, "
+                f"or the commit's hash for the ref"
+            )
+        if path.is_file():
+            base, base_name = load_baseline_file(path, results_dir)
+        elif path.suffix == ".json" or path.exists():
+            what = "does not exist" if not path.exists() else "is not a file"
+            raise ResultsError(f"--baseline file {baseline} {what}; pass an asv results file, a profile file or a git ref")
+        else:
+            loaded = load_commit_results(results_dir, machine, baseline, role="--baseline")
+            if loaded.commit == current.commit:
+                raise ResultsError(
+                    f"--baseline {baseline} and --commit {commit} are the same commit ({current.commit[:12]}): "
+                    f"nothing to compare; pass another --baseline"
+                )
+            same = loaded.commit.startswith(baseline)
+            base, base_name = loaded.measurements, loaded.commit[:8] if same else f"{baseline} ({loaded.commit[:8]})"
+    env = {k: v for m in current.measurements for k, v in m.env_vars.items()}
+    return evaluate(
+        current.measurements, config=config, commit=current.commit, machine=machine, baseline=base,
+        baseline_name=base_name, threshold=threshold, fail_on=fail_on, env=env, versions=current.versions,
+        baseline_env=baseline_env, allow_failures=allow_failures,
     )

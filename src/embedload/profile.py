@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import platform
 import sys
@@ -18,6 +19,7 @@ from typing import Callable
 
 from .loadrows import IMPORT_BENCHMARK
 from .probe import run_probe
+from .runtimes import PARTS
 from .results import PROBE_BENCHMARKS, TIMING_BENCHMARKS, Measurement
 
 SCHEMA = "embedload.profile/1"
@@ -97,11 +99,48 @@ def measurements_from_runs(runs: list[dict]) -> list[Measurement]:
     return out
 
 
-def measurements_from_profile(data: dict) -> list[Measurement]:
+def measurements_from_profile(data: dict, source: Path | str = "profile file") -> list[Measurement]:
+    """A saved ``embedload profile --output`` document as measurements; ResultsError if malformed."""
+    from .results import ResultsError
+
     runs = data.get("runs")
     if not isinstance(runs, list) or not runs:
-        raise ValueError("profile file has no runs")
-    return measurements_from_runs(runs)
+        raise ResultsError(f"{source} holds no runs (its 'runs' is {'empty' if runs == [] else 'missing or not a list'}); "
+                           f"save a profile with `embedload profile --output FILE`")
+    for i, run in enumerate(runs, 1):
+        problem = _run_problem(run)
+        if problem:
+            raise ResultsError(f"{source}: run {i} is not an embedload probe record ({problem}); "
+                               f"save a profile with `embedload profile --output FILE`")
+    try:
+        return measurements_from_runs(runs)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ResultsError(f"{source}: its runs are not embedload probe records ({type(exc).__name__}: {exc})") from None
+
+
+def _run_problem(run) -> str | None:
+    """What is wrong with one probe record, or None."""
+    if not isinstance(run, dict):
+        return f"a {type(run).__name__}, not an object"
+    for key in ("model", "runtime", "cache", "device"):
+        if not isinstance(run.get(key), str):
+            return f"no string {key!r}"
+    stages = run.get("stages")
+    if not isinstance(stages, dict):
+        return "no 'stages' object"
+    for stage in (*PARTS, "total"):
+        entry = stages.get(stage)
+        if not isinstance(entry, dict):
+            return f"no stage {stage!r}"
+        for key in ("seconds", "peak_rss", "peak_increase"):
+            value = entry.get(key)
+            if key == "seconds" or value is not None:
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                    return f"stage {stage!r} has {key} {value!r}, not a finite number"
+    growth = run.get("rss_growth")
+    if not isinstance(growth, (int, float)) or isinstance(growth, bool) or not math.isfinite(growth):
+        return f"rss_growth {growth!r} is not a finite number"
+    return None
 
 
 def profile_document(runs: list[dict], argv: list[str]) -> dict:

@@ -140,8 +140,8 @@ def recommendations(report: GateReport) -> list[str]:
                 f"({format_seconds(check.value)} vs {format_seconds(check.target)}, {check.ratio:.2f}×)"
             )
     for comp in report.regressions:
-        ratio = f"{comp.ratio:.2f}×" if comp.ratio else "now failing"
-        out.append(f"regression: {comp.name} is {ratio} the baseline ({comp.test}); bisect with `asv run` over the range")
+        out.append(f"regression: {comp.name} is {comp.ratio:.2f}× the baseline ({comp.test}); "
+                   f"bisect with `asv run` over the range")
     out.extend(runtime_comparison(report.rows))
     out.extend(model_comparison(report.rows))
     runtimes = {row.runtime for row in report.rows}

@@ -196,11 +196,9 @@ def render_text(report) -> str:
                 out.append(f"   {'✓' if c.passed else '✗'} {c.label:<18} {value} / {target} target")
     if report.comparisons:
         out += ["", f"📈 Compared with {report.baseline}", THIN]
-        interesting = [c for c in report.comparisons if c.status != "unchanged"]
-        for c in interesting or []:
+        for c in shown_comparisons(report):
             out.append(f"   {_comparison_mark(c)} {c.status:<14} {_ratio_text(c):>7}  {c.name}  [{c.test}]")
-        unchanged = len(report.comparisons) - len(interesting)
-        out.append(f"   {unchanged} benchmark(s) unchanged within {report.threshold:g}× or not significant")
+        out.append(f"   {comparison_tally(report)}")
     not_measured = format_not_measured(report.not_measured)
     if not_measured:
         out += ["", "🚫 Not measured", THIN] + ["   " + line for line in not_measured]
@@ -210,6 +208,26 @@ def render_text(report) -> str:
         out += ["", "versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report.versions.items()) if v)]
     out += ["", report.verdict]
     return "\n".join(out)
+
+
+#: Statuses shown one per line; the rest are counted.
+SHOWN_STATUSES = ("regressed", "newly-failed", "improved", "fixed", "insignificant", "not-comparable")
+
+
+def shown_comparisons(report) -> list:
+    return [c for c in report.comparisons if c.status in SHOWN_STATUSES]
+
+
+def comparison_tally(report) -> str:
+    """The comparisons not listed one by one, counted: what 'unchanged' covers, said plainly."""
+    counts: dict[str, int] = defaultdict(int)
+    for c in report.comparisons:
+        if c.status not in SHOWN_STATUSES:
+            counts[c.status] += 1
+    words = {"unchanged": f"unchanged within {report.threshold:g}× or not significant",
+             "n/a": "skipped or absent on one side (not compared)", "both-failed": "failed on both sides"}
+    parts = [f"{counts[s]} {words[s]}" for s in ("unchanged", "n/a", "both-failed") if counts[s]]
+    return "; ".join(parts) if parts else "every compared benchmark is listed above"
 
 
 def _comparison_mark(c) -> str:
@@ -245,13 +263,14 @@ def render_markdown(report) -> str:
             target = f"{c.target:g} MB" if c.unit == "MB" else format_seconds(c.target)
             out.append(f"| {'✅' if c.passed else '❌'} | {c.row} | {c.label} | {value} | {target} |")
     if report.comparisons:
-        changed = [c for c in report.comparisons if c.status != "unchanged"]
+        changed = shown_comparisons(report)
         out += ["", f"### Compared with `{report.baseline}`", ""]
         if changed:
             out += ["| | benchmark | baseline | current | ratio | test |", "|---|---|---:|---:|---:|---|"]
             for c in changed:
-                out.append(f"| {c.status} | `{c.name}` | {_value(c.baseline, c.unit)} | {_value(c.current, c.unit)} | {_ratio_text(c)} | {c.test} |")
-        out.append(f"\n{len(report.comparisons) - len(changed)} benchmark(s) unchanged.")
+                out.append(f"| {c.status} | `{c.name}` | {_value(c.baseline, c.unit, c.status, 'baseline')} | "
+                           f"{_value(c.current, c.unit, c.status, 'current')} | {_ratio_text(c)} | {c.test} |")
+        out.append(f"\n{comparison_tally(report)}")
     not_measured = format_not_measured(report.not_measured)
     if not_measured:
         out += ["", "<details><summary>Not measured</summary>", "", "```"] + not_measured + ["```", "</details>"]
@@ -260,9 +279,10 @@ def render_markdown(report) -> str:
     return "\n".join(out) + "\n"
 
 
-def _value(v, unit) -> str:
+def _value(v, unit, status: str = "", side: str = "") -> str:
     if v is None:
-        return "failed"
+        failed_here = {"newly-failed": "current", "fixed": "baseline"}.get(status) == side or status == "both-failed"
+        return "failed" if failed_here else "–"
     return format_bytes(v) if unit == "bytes" else format_seconds(v) if unit == "seconds" else f"{v:g}"
 
 
@@ -291,10 +311,11 @@ def report_to_dict(report) -> dict:
             for c in report.checks
         ],
         "comparisons": [
-            {"benchmark": c.name, "unit": c.unit, "baseline": c.baseline, "current": c.current,
-             "ratio": c.ratio, "status": c.status, "test": c.test}
+            {"benchmark": c.name, "asv_name": c.asv_name, "unit": c.unit, "baseline": c.baseline, "current": c.current,
+             "ratio": c.ratio, "status": c.status, "test": c.test, "env": c.env, "baseline_env": c.baseline_env}
             for c in report.comparisons
         ],
+        "allow_failures": report.allow_failures,
         "not_measured": [
             {"benchmark": m.benchmark, "params": m.params, "status": m.status, "reason": m.reason}
             for m in report.not_measured
@@ -329,18 +350,36 @@ def render_junit(report) -> str:
          f"{c.label}: measured {c.value:.4g} {c.unit}, target {c.target:g} {c.unit}")
         for c in report.checks
     ])
-    suite("embedload.regressions", [
-        ("regressions", c.name,
-         "failure" if c.status in ("regressed", "newly-failed") else "pass",
-         f"{c.status}: {_ratio_text(c)} of baseline {report.baseline} ({c.test}, threshold {report.threshold:g})")
-        for c in report.comparisons
-    ])
+    suite("embedload.regressions", [_junit_comparison(c, report) for c in report.comparisons])
     suite("embedload.benchmarks", [
         ("benchmarks", m.label, "error" if m.status == "failed" else "skipped", m.reason)
         for m in report.not_measured
     ] + [("gate", "can judge", "error", p) for p in report.problems])
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _junit_comparison(c, report) -> tuple[str, str, str, str]:
+    """One regression check as a junit case: failure only for a gated regression."""
+    gated = "regressions" in report.fail_on
+    if c.status == "regressed":
+        kind = "failure" if gated else "pass"
+        message = (f"regressed: {_ratio_text(c)} the baseline {report.baseline} "
+                   f"({c.test}, threshold {report.threshold:g})")
+    elif c.status == "newly-failed":
+        kind = "pass" if report.allow_failures else "error"
+        message = f"newly failed: failed in the current results, measured in the baseline {report.baseline}"
+    elif c.status == "both-failed":
+        kind = "pass" if report.allow_failures else "error"
+        message = "failed in both the current results and the baseline"
+    elif c.status in ("n/a", "not-comparable"):
+        kind = "skipped"
+        message = ("not compared: skipped or absent on one side" if c.status == "n/a"
+                   else "not compared: the benchmark's code changed (asv version)")
+    else:
+        kind = "pass"
+        message = f"{c.status}: {_ratio_text(c)} the baseline {report.baseline} ({c.test}, threshold {report.threshold:g})"
+    return "regressions", c.name, kind, message
 
 
 RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json, "junit": render_junit}
