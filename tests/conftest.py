@@ -12,6 +12,18 @@ from tinymodel import build_tiny_model  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """The tests never write to the real ~/.cache/embedload (stage-file lists)."""
+    old = os.environ.get("EMBEDLOAD_CACHE")
+    os.environ["EMBEDLOAD_CACHE"] = str(tmp_path_factory.mktemp("embedload-cache"))
+    yield
+    if old is None:
+        os.environ.pop("EMBEDLOAD_CACHE", None)
+    else:
+        os.environ["EMBEDLOAD_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A real sentence-transformers folder with random weights (built once per session)."""

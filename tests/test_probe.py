@@ -31,8 +31,10 @@ def test_every_stage_has_time_and_memory(tiny_result):
 def test_total_is_the_span_of_the_parts(tiny_result):
     stages = tiny_result["stages"]
     parts = sum(stages[p]["seconds"] for p in PARTS)
-    # only the probe's own bookkeeping (a few /proc reads) lies between the stages
-    assert parts <= stages["total"]["seconds"] < parts + 0.05
+    # the total is the span from the first stage's start to the last one's end: only the probe's
+    # bookkeeping (a few /proc reads) lies between the stages, so it is at least their sum
+    assert stages["total"]["seconds"] == stages[PARTS[-1]]["end"] - stages[PARTS[0]]["start"]
+    assert parts <= stages["total"]["seconds"]
     assert stages["total"]["peak_rss"] == max(stages[p]["peak_rss"] for p in PARTS)
 
 
@@ -49,7 +51,9 @@ def test_records_vector_versions_and_environment(tiny_result):
     assert tiny_result["device"] == "cpu" and tiny_result["threads"] >= 1
     assert tiny_result["gc_enabled"] is True
     assert len(tiny_result["steady_encode_seconds"]) == 5
-    assert 0 < tiny_result["steady_encode_median"] < tiny_result["stages"]["first_encode"]["seconds"] * 10
+    # no timing relation: CPU load on the machine can reverse any of them (a test must not flake)
+    assert all(t > 0 for t in tiny_result["steady_encode_seconds"])
+    assert tiny_result["steady_encode_median"] == sorted(tiny_result["steady_encode_seconds"])[2]
 
 
 def _fake(**code):
@@ -91,11 +95,13 @@ def test_hanging_child_is_bounded_by_timeout(tiny_model):
     assert "about to hang" in err.value.stderr
 
 
-def test_corrupt_weights_fail_in_the_child(tiny_model, tmp_path):
+def test_corrupt_weights_are_named_before_any_child_starts(tiny_model, tmp_path):
     import shutil
+
+    from embedload.models import ModelError
 
     broken = tmp_path / "corrupt"
     shutil.copytree(tiny_model, broken)
     (broken / "model.safetensors").write_bytes(b"\0" * 64)
-    with pytest.raises(ProbeError, match="failed"):
-        run_probe(resolve_model(str(broken)), "st-torch")
+    with pytest.raises(ModelError, match=f"model file {broken / 'model.safetensors'} is broken"):
+        resolve_model(str(broken))

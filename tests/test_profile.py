@@ -80,4 +80,6 @@ def test_bad_arguments(tmp_path):
     out = profile("--drop-caches", cwd=tmp_path)
     assert out.returncode == 2 and "only applies with --cold-start" in out.stderr
     out = profile("--output", str(tmp_path / "no" / "dir.json"), "--model", "nope", cwd=tmp_path)
+    assert out.returncode == 2 and "folder" in out.stderr and "does not exist" in out.stderr  # checked first
+    out = profile("--model", "nope", cwd=tmp_path)
     assert out.returncode == 2 and "not found" in out.stderr

@@ -32,8 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from embedload.models import DEFAULT_MODEL, resolve_model  # noqa: E402
-from embedload.probe import child_environ, run_probe  # noqa: E402
-from embedload.results import TIMING_BENCHMARKS, ResultsError, asv_env_python, default_machine, load_commit_results, resolve_commit  # noqa: E402
+from embedload.children import child_environ  # noqa: E402
+from embedload.probe import run_probe  # noqa: E402
+from embedload.results import TIMING_BENCHMARKS, ResultsError, asv_env_python, default_machine, load_commit_results  # noqa: E402
 from embedload.runtimes import OFFLINE_ENV, STAGES, get_runtime, timeraw_source  # noqa: E402
 
 
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
 
     results_dir = Path(args.results)
     machine = args.machine or default_machine(results_dir)
-    results = load_commit_results(results_dir, machine, resolve_commit(args.commit))
+    results = load_commit_results(results_dir, machine, args.commit)
     asv, env_names = {}, set()
     for m in results.ok():
         stage = TIMING_BENCHMARKS.get(m.benchmark)

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
 from . import __version__
+from .children import Terminated, raise_on_sigterm
 from .config import ConfigError, load_config
+from .files import OutputError, check_writable, write_new_file
 from .models import DEFAULT_MODEL, ModelError, model_statuses, resolve_model
 from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
 from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, MAX_THRESHOLD, evaluate, judge_results, load_baseline_file
-from .profile import dump, measurements_from_runs, profile_document, profile_runs, stderr_progress, write_new_file
+from .profile import dump, measurements_from_runs, profile_document, profile_runs, stderr_progress
 from .report import RENDERERS, format_bytes, format_probe, format_results_table
 from .results import ResultsError, default_machine, load_commit_results
-from .runtimes import CACHE_STATES, LOADER_RUNTIME, RUNTIME_NAMES, RUNTIMES, NotAvailable, get_runtime, loader_runtime
+from .runtimes import (CACHE_STATES, LOADER_RUNTIME, RUNTIME_NAMES, RUNTIMES, NotAvailable, device_from_env, get_runtime,
+                       loader_runtime)
+from .runtimes import _importable as importable
+from .targets import load_targets
 
 EXIT_USAGE = 2
 
@@ -73,19 +79,23 @@ def _runtime_arg(args, config):
     if not spec:
         raise UserError("--runtime loader needs --loader module:callable or [tool.embedload] loader in pyproject.toml")
     try:
-        return loader_runtime(spec)
+        runtime = loader_runtime(spec)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    module = spec.split(":", 1)[0]
+    if not importable(module):
+        raise UserError(f"loader module {module!r} is not importable here: install it, or add its folder to PYTHONPATH")
+    return runtime
 
 
 def _cmd_probe(args) -> int:
     config = load_config(args.config)
     model = resolve_model(args.model, config)
+    _check_device()
     try:
         result = run_probe(model, _runtime_arg(args, config), args.cache, timeout=args.timeout)
     except ProbeError as exc:
-        tail = "\n".join(exc.stderr.strip().splitlines()[-15:])
-        raise UserError(f"{exc}\n--- last lines of the child's stderr ---\n{tail}") from None
+        raise UserError(_probe_error_text(exc, args.verbose)) from None
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
@@ -93,10 +103,37 @@ def _cmd_probe(args) -> int:
     return 0
 
 
+def _probe_error_text(exc: ProbeError, verbose: bool) -> str:
+    """The headline; with --verbose, the child's stderr tail under it."""
+    if not verbose or not exc.stderr.strip():
+        return str(exc) + ("" if verbose else " (--verbose shows the child's stderr)" if exc.stderr.strip() else "")
+    tail = "\n".join(exc.stderr.strip().splitlines()[-15:])
+    return f"{exc}\n--- last lines of the child's stderr ---\n{tail}"
+
+
+def _check_device() -> str:
+    try:
+        return device_from_env()
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _check_python(python: str | None) -> None:
+    if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
+        raise UserError(f"--python {python} is not an executable file; name an interpreter, e.g. .venv-runtimes/bin/python")
+
+
+def _check_drop_caches() -> None:
+    if not os.access("/proc/sys/vm/drop_caches", os.W_OK):
+        raise UserError("--drop-caches needs root (it writes /proc/sys/vm/drop_caches); run as root, or leave it out: "
+                        "--cold-start alone evicts the load's own files without root")
+
+
 def _cmd_prepare(args) -> int:
     from .prepare import CheckFailed, prepare, prepared_root
 
     config = load_config(args.config)
+    _check_python(args.python)
     python = args.python
     if args.asv_config:
         from .results import asv_env_python
@@ -158,26 +195,31 @@ def _parse_fail_on(text: str) -> tuple[str, ...]:
     return parts
 
 
-def _threshold(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--threshold must be a number such as 1.2, got {text!r}") from None
-    if not 1.0 < value <= MAX_THRESHOLD:
-        raise argparse.ArgumentTypeError(
-            f"--threshold is a slowdown factor between 1 and {MAX_THRESHOLD:g} (e.g. 1.2 = 20% slower), got {text!r}; "
-            f"a larger one could never flag a regression"
-        )
-    return value
+def _number_option(option: str, ok, expected: str):
+    """An argparse type: a float for which ``ok(value)`` holds, else one line saying what was expected."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{option} is {expected}; got {text!r}")
+        return value
+
+    return parse
+
+
+_threshold = _number_option(
+    "--threshold", lambda v: 1.0 < v <= MAX_THRESHOLD,
+    f"a slowdown factor between 1 and {MAX_THRESHOLD:g} (e.g. 1.2 = 20% slower; a larger one could never flag a regression)")
+_timeout = _number_option("--timeout", lambda v: math.isfinite(v) and v > 0, "a number of seconds above 0, such as 300")
 
 
 def _emit(report, args) -> int:
     text = RENDERERS[args.format](report)
     if args.output:
-        try:
-            write_new_file(Path(args.output), text, force=args.force)
-        except (FileExistsError, FileNotFoundError) as exc:
-            raise UserError(str(exc)) from None
+        write_new_file(Path(args.output), text, force=args.force)
         print(f"{report.verdict}\nreport written to {args.output} ({args.format})", file=sys.stderr)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -186,6 +228,8 @@ def _emit(report, args) -> int:
 
 def _cmd_gate(args) -> int:
     config = load_config(args.config)
+    if args.output:
+        check_writable(args.output, force=args.force)
     results_dir = Path(args.results) if args.results else _results_dir_from_asv_conf()
     report = judge_results(
         results_dir, config=config, machine=args.machine, commit=args.commit, baseline=args.baseline,
@@ -199,8 +243,14 @@ def _cmd_profile(args) -> int:
     config = load_config(args.config)
     if args.drop_caches and not args.cold_start:
         raise UserError("--drop-caches only applies with --cold-start")
-    if args.output and Path(args.output).exists() and not args.force:
-        raise UserError(f"{args.output} already exists; pass --force to replace it, or choose another --output")
+    # Everything that could stop the run at the end is checked before the first measurement.
+    if args.output:
+        check_writable(args.output, force=args.force)
+    load_targets(config)
+    _check_device()
+    if args.drop_caches:
+        _check_drop_caches()
+    runtime = _runtime_arg(args, config)
     models = [resolve_model(name, config) for name in (args.model or [DEFAULT_MODEL])]
     baseline = baseline_name = None
     if args.baseline:
@@ -209,25 +259,24 @@ def _cmd_profile(args) -> int:
     print(f"profiling {', '.join(m.name for m in models)} with {args.loader or args.runtime} ({cache}), {args.runs} fresh process(es) each",
           file=sys.stderr, flush=True)
     try:
-        runs = profile_runs(models, _runtime_arg(args, config), cache, args.runs, timeout=args.timeout,
+        runs = profile_runs(models, runtime, cache, args.runs, timeout=args.timeout,
                             progress=stderr_progress, drop_caches=args.drop_caches)
     except ProbeError as exc:
-        tail = "\n".join(exc.stderr.strip().splitlines()[-15:])
-        raise UserError(f"{exc}\n--- last lines of the child's stderr ---\n{tail}") from None
+        raise UserError(_probe_error_text(exc, args.verbose)) from None
     document = profile_document(runs, args.argv)
     if args.output:
         try:
             write_new_file(Path(args.output), dump(document), force=args.force)
-        except (FileExistsError, FileNotFoundError) as exc:
-            raise UserError(str(exc)) from None
+        except OutputError as exc:
+            kept = _keep_runs(document)
+            raise UserError(f"{exc}; the {len(runs)} run(s) are kept in {kept}") from None
         print(f"profile written to {args.output}", file=sys.stderr)
     first = runs[0]
     imports = None
     if args.imports:
         from .importtime import profile_imports
 
-        rt = _runtime_arg(args, config)
-        code = (get_runtime(rt) if isinstance(rt, str) else rt).import_code
+        code = (get_runtime(runtime) if isinstance(runtime, str) else runtime).import_code
         print("attributing the import (-X importtime, 3 fresh processes)", file=sys.stderr, flush=True)
         imports = profile_imports(code, runs=3, progress=stderr_progress)
     report = evaluate(
@@ -242,10 +291,21 @@ def _cmd_profile(args) -> int:
     return report.exit_code if (baseline is not None or report.problems) else 0
 
 
+def _keep_runs(document: dict) -> str:
+    """Measurements are never lost: a file of their own, when --output could not be written."""
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="embedload-profile-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(dump(document))
+    return path
+
+
 def _cmd_imports(args) -> int:
     from .importtime import format_imports, profile_imports
     from .runtimes import check_measurable
 
+    _check_python(args.python)
     runtime = check_measurable(args.runtime, "warm", python=args.python)
     where = f" with {args.python}" if args.python else ""
     print(f"running -X importtime of {args.runtime}'s import in {args.runs} fresh process(es){where}", file=sys.stderr, flush=True)
@@ -306,7 +366,8 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"known name, hub id or folder (default: {DEFAULT_MODEL})")
     _add_runtime_options(p)
     p.add_argument("--cache", default="warm", choices=CACHE_STATES)
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before the child is killed (default: %(default)s)")
+    p.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, help="seconds before the child and its process group are killed (default: %(default)s)")
+    p.add_argument("-v", "--verbose", action="store_true", help="on a failure, also show the last lines the child printed")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_probe)
 
@@ -392,7 +453,8 @@ def _get_parser() -> argparse.ArgumentParser:
                         "a run with more than 1%% still resident fails instead of counting)")
     p.add_argument("--drop-caches", action="store_true", help="with --cold-start: also drop the whole page cache (needs root)")
     p.add_argument("--imports", action="store_true", help="also attribute the import to distributions (embedload imports) and cite the top costs")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before a run is killed (default: %(default)s)")
+    p.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, help="seconds before a run (and its process group) is killed; also bounds --cold-start's file discovery (default: %(default)s)")
+    p.add_argument("-v", "--verbose", action="store_true", help="on a failure, also show the last lines the child printed")
     p.add_argument("--format", choices=tuple(RENDERERS), default="text", help="the report's format, as for gate (default: %(default)s)")
     p.set_defaults(func=_cmd_profile)
 
@@ -417,14 +479,18 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if getattr(args, "runs", 1) < 1:
         parser.error("--runs must be at least 1")
+    raise_on_sigterm()
     try:
         return args.func(args)
-    except (UserError, ModelError, ConfigError, ResultsError, NotAvailable) as exc:
+    except (UserError, ModelError, ConfigError, ResultsError, NotAvailable, OutputError) as exc:
         print(f"embedload: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("embedload: interrupted", file=sys.stderr)
+        print("embedload: interrupted; no process of this run is left", file=sys.stderr)
         return 130
+    except Terminated:
+        print("embedload: terminated (SIGTERM); no process of this run is left", file=sys.stderr)
+        return 143
     except Exception as exc:  # never a traceback, never exit 1 (CI reads 1 as "regression")
         if os.environ.get("EMBEDLOAD_TRACEBACK"):
             raise

@@ -86,9 +86,14 @@ def load_config(path: Path | str | None = None) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}); TOML files must be UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    section = data.get("tool", {}).get("embedload", {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: 'tool' must be a table ([tool.embedload] lives in it), found {type(tool).__name__}")
+    section = tool.get("embedload", {})
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [tool.embedload] must be a table")
     unknown = sorted(set(section) - KNOWN_SECTIONS)

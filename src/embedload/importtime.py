@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import re
 import statistics
-import subprocess
 import sys
 from dataclasses import dataclass, field
+
+from .children import ChildTimeout, child_environ, run_child
 
 _LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)\s*$")
 START, END = "@@embedload-import-start", "@@embedload-import-end"
@@ -138,11 +139,14 @@ def entries(roots: list[ImportNode], distributions: dict, stdlib: set[str], link
 
 
 def run_importtime(import_code: str, python: str | None = None, timeout: float = 300) -> tuple[list[ImportNode], dict, set]:
-    from .probe import child_environ
-
     child = _CHILD.format(start=START, end=END, code=import_code)
-    proc = subprocess.run([python or sys.executable, "-X", "importtime", "-c", child], capture_output=True, text=True,
-                          env=child_environ(), timeout=timeout)
+    interpreter = python or sys.executable
+    try:
+        proc = run_child([interpreter, "-X", "importtime", "-c", child], env=child_environ(), timeout=timeout)
+    except ChildTimeout:
+        raise RuntimeError(f"the import took longer than {timeout:g} s") from None
+    except OSError as exc:
+        raise RuntimeError(f"cannot run {interpreter}: {exc.strerror}") from None
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.splitlines() if not line.startswith("import time:")]
         raise RuntimeError(f"the import failed: {lines[-1] if lines else proc.returncode}")

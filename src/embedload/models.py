@@ -154,6 +154,7 @@ def check_model_folder(path: Path, name: str) -> None:
             f"model {name!r}: {path} has no weights (looked for {', '.join(WEIGHT_FILES)}); "
             f"the folder is incomplete or broken"
         )
+    check_weight_files(path)
 
 
 def _looks_like_path(name: str) -> bool:
@@ -247,3 +248,39 @@ def model_statuses(config: Config | None = None) -> list[ModelStatus]:
         except ModelError as exc:
             statuses.append(ModelStatus(name, None, str(exc), exc.summary))
     return statuses
+
+
+def check_weight_files(path: Path) -> None:
+    """Before a child loads it: the folder has files, and every safetensors file is whole.
+
+    A truncated download otherwise surfaces as a library's error deep in a child
+    ("incomplete metadata") without the file's name.
+    """
+    import struct
+
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelError(f"model folder {path} does not exist")
+    if not any(path.iterdir()):
+        raise ModelError(f"model folder {path} is empty; download or build the model again")
+    for weights in sorted(path.rglob("*.safetensors")):
+        size = weights.stat().st_size
+        what = None
+        try:
+            with open(weights, "rb") as f:
+                head = f.read(8)
+                if len(head) < 8:
+                    what = f"it has {size} bytes, less than a safetensors header"
+                else:
+                    (n,) = struct.unpack("<Q", head)
+                    if 8 + n > size:
+                        what = f"its header says {n} bytes of metadata but the file has {size}"
+                    else:
+                        header = json.loads(f.read(n))
+                        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+                        if 8 + n + end > size:
+                            what = f"its tensors need {8 + n + end} bytes but the file has {size} (truncated)"
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            what = f"its header cannot be read ({type(exc).__name__})"
+        if what:
+            raise ModelError(f"model file {weights} is broken: {what}; download or build the model again")

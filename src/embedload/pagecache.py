@@ -235,6 +235,10 @@ def model_files(model_path: str | None) -> list[str]:
 
 
 def _cache_dir() -> Path:
+    """``$EMBEDLOAD_CACHE/stage-files`` (default ``~/.cache/embedload``; the tests use a temporary one)."""
+    explicit = os.environ.get("EMBEDLOAD_CACHE")
+    if explicit:
+        return Path(explicit) / "stage-files"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "embedload" / "stage-files"
 
@@ -251,6 +255,10 @@ def stage_files_key(python: str, runtime, model_path: str | None, device: str) -
     return hashlib.sha256(key_text.encode()).hexdigest()[:24]
 
 
+class DiscoveryError(RuntimeError):
+    """The stages could not be run once to list the files they read."""
+
+
 def stage_files(runtime, model_path: str | None, device: str, python: str | None = None,
                 timeout: float = 300) -> dict[str, list[str]]:
     """The files each stage reads, found by running the stages once, warm, in a child.
@@ -258,7 +266,7 @@ def stage_files(runtime, model_path: str | None, device: str, python: str | None
     Without a model folder only ``import`` is found. Cached per interpreter, runtime source and
     model folder; a cached list whose files are gone (an upgrade) is rebuilt.
     """
-    from .probe import child_environ
+    from .children import ChildTimeout, child_environ, describe_exit, run_child
     from .runtimes import PARTS, bindings
 
     python = python or sys.executable
@@ -275,10 +283,18 @@ def stage_files(runtime, model_path: str | None, device: str, python: str | None
         parts = PARTS if model_path else PARTS[:1]
         spec = {"bindings": bindings(model_path, device), "out": out,
                 "stages": [[part, runtime.code(part)] for part in parts]}
-        proc = subprocess.run([python, "-c", _DISCOVERY_CHILD], input=json.dumps(spec), capture_output=True,
-                              text=True, cwd=workdir, env=child_environ(), timeout=timeout)
-        if proc.returncode != 0:
-            raise RuntimeError(f"could not list the files the stages read: {proc.stderr.strip().splitlines()[-1:]}")
+        try:
+            proc = run_child([python, "-c", _DISCOVERY_CHILD], input=json.dumps(spec), cwd=workdir,
+                             env=child_environ(), timeout=timeout, cleanup=[workdir])
+        except ChildTimeout:
+            raise DiscoveryError(f"listing the files the stages read took longer than {timeout:g} s "
+                                 f"(the load ran once, warm, to find them; raise --timeout if it is this slow)") from None
+        except OSError as exc:
+            raise DiscoveryError(f"cannot run {python}: {exc.strerror}") from None
+        if proc.returncode != 0 or not os.path.exists(out):
+            lines = [line.strip() for line in proc.stderr.strip().splitlines() if line.strip()]
+            raise DiscoveryError(f"could not list the files the stages read: the load failed "
+                                 f"({describe_exit(proc.returncode)}): {lines[-1] if lines else 'no message'}")
         snaps = json.loads(Path(out).read_text())
     seen = set(snaps["start"])
     sets = {}

@@ -23,13 +23,15 @@ import hashlib
 import json
 import math
 import os
+import fcntl
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from .children import ChildTimeout, child_environ, run_child
+from .files import write_new_file
 from .models import ResolvedModel
 from .runtimes import REFERENCE_RUNTIME, NotAvailable, Runtime, bindings, check_measurable, get_runtime
 
@@ -168,8 +170,6 @@ def quantization_config() -> str:
 
 
 def _run_prepare_child(runtime: Runtime, model: ResolvedModel, out: Path, python: str, timeout: float) -> None:
-    from .probe import child_environ
-
     quant = quantization_config()
     source = "\n".join([
         bindings(model.path.as_posix(), "cpu"),
@@ -177,10 +177,11 @@ def _run_prepare_child(runtime: Runtime, model: ResolvedModel, out: Path, python
         runtime.prepare_code,
     ])
     try:
-        proc = subprocess.run([python, "-c", source], capture_output=True, text=True, env=child_environ(), timeout=timeout,
-                              cwd=out.parent)
-    except subprocess.TimeoutExpired:
+        proc = run_child([python, "-c", source], env=child_environ(), timeout=timeout, cwd=str(out.parent))
+    except ChildTimeout:
         raise RuntimeError(f"preparing {runtime.name} took longer than {timeout:.0f} s") from None
+    except OSError as exc:
+        raise RuntimeError(f"cannot run {python}: {exc.strerror}") from None
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         tail = "\n".join(lines[-12:])
@@ -188,8 +189,6 @@ def _run_prepare_child(runtime: Runtime, model: ResolvedModel, out: Path, python
 
 
 def _write_json_atomic(path: Path, doc: dict) -> None:
-    from .profile import write_new_file
-
     write_new_file(path, json.dumps(doc, indent=1), force=True)
 
 
@@ -226,14 +225,22 @@ def prepare(
     The folder is built beside its final place and renamed into it, so a half-made folder is
     never used; ``force`` replaces an existing one.
     """
-    from .probe import run_probe
-
     rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
     if not rt.prepared:
         return {"runtime": rt.name, "prepared": False, "note": f"{rt.name} loads the model folder itself"}
     check_measurable(rt.name, "warm", python=python)  # when it runs here: installed, else a skip with the pip command
     python = python or sys.executable
     final = model_dir(model) / rt.name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # Two prepares of one folder: the second waits, then finds the first one's folder.
+    with open(final.parent / f".{rt.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _prepare_locked(model, rt, final, python, force, timeout, progress)
+
+
+def _prepare_locked(model, rt, final: Path, python: str, force: bool, timeout: float, progress) -> dict:
+    from .probe import run_probe
+
     existing = read_manifest(model, rt, final.parent) if final.exists() else None
     if existing is not None and not force:
         progress(f"{rt.name}: already prepared in {final}")

@@ -20,19 +20,37 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from .models import ResolvedModel
-from .runtimes import CACHE_UNAVAILABLE, OFFLINE_ENV, PARTS, NotAvailable, Runtime, bindings, check_measurable, device_from_env
+from .models import ModelError, ResolvedModel, check_weight_files
+from .children import ChildTimeout, child_environ, describe_exit, run_child
+from .runtimes import CACHE_UNAVAILABLE, PARTS, NotAvailable, Runtime, bindings, check_measurable, device_from_env
 
 SCHEMA = "embedload.probe/1"
 DEFAULT_TIMEOUT = 300.0
 STEADY_RUNS = 5
 _CHILD_SOURCE = Path(__file__).with_name("_probe_child.py")
+
+
+def _failure_headline(runtime: str, model, returncode: int, stderr: str) -> str:
+    """One line that says what happened and, where the child said, why."""
+    if returncode == 0:
+        return (f"probe of {runtime} ended (exit code 0) without writing its result: the measured code exited "
+                f"the process (os._exit or sys.exit in the loader?)")
+    what = f"probe of {runtime} on {model.name} failed ({describe_exit(returncode)})"
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b", line)]
+    cause = errors[-1] if errors else (lines[-1] if lines else "")
+    if "weights_only" in stderr or "Weights only load failed" in stderr:
+        cause = ("the model's pickled weights were refused by torch.load(weights_only=True): they may run code "
+                 "when loaded; convert them to safetensors")
+    if returncode < 0 and not errors:
+        cause = "the process was killed: a crash in native code (segfault) or the out-of-memory killer"
+    return f"{what}: {cause[:300]}" if cause else what
 
 
 class ProbeError(RuntimeError):
@@ -45,14 +63,6 @@ class ProbeError(RuntimeError):
     def last_error_line(self) -> str:
         lines = [line for line in self.stderr.strip().splitlines() if line.strip()]
         return lines[-1].strip() if lines else ""
-
-
-def child_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(OFFLINE_ENV)
-    if extra:
-        env.update(extra)
-    return env
 
 
 def run_probe(
@@ -89,14 +99,22 @@ def run_probe(
         from .prepare import model_for
 
         model = model_for(model, rt)
+    try:
+        check_weight_files(model.path)
+    except ModelError as exc:
+        raise ProbeError(str(exc)) from None
     model_path = model.path.as_posix()
     cold = None
     with tempfile.TemporaryDirectory(prefix="embedload-probe-") as workdir:
         result_path = os.path.join(workdir, "result.json")
         if cache == "cold":
-            from .pagecache import helper_source, stage_files, write_file_list
+            from .pagecache import DiscoveryError, helper_source, stage_files, write_file_list
 
-            listing = write_file_list(stage_files(rt, model_path, device, python=python)["total"])
+            try:
+                files = stage_files(rt, model_path, device, python=python, timeout=timeout)
+            except DiscoveryError as exc:
+                raise ProbeError(f"cold start of {runtime}: {exc}") from None
+            listing = write_file_list(files["total"])
             residency_path = os.path.join(workdir, "residency.json")
             label = f"probe|{model.name}|{runtime}|total"
             cold = {"source": helper_source(listing, label, drop_caches, residency_path), "result_file": residency_path}
@@ -111,24 +129,15 @@ def run_probe(
         }
         cmd = [*launcher, python or sys.executable, "-c", _CHILD_SOURCE.read_text(encoding="utf-8")]
         try:
-            proc = subprocess.run(
-                cmd,
-                input=json.dumps(spec),
-                capture_output=True,
-                text=True,
-                cwd=workdir,
-                env=child_environ(),
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired as exc:
-            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-            raise ProbeError(f"probe of {runtime} timed out after {timeout:.0f} s", stderr) from None
+            proc = run_child(cmd, input=json.dumps(spec), cwd=workdir, env=child_environ(), timeout=timeout,
+                             cleanup=[workdir])
+        except ChildTimeout as exc:
+            raise ProbeError(f"probe of {runtime} timed out after {timeout:g} s (its whole process group was ended)",
+                             exc.stderr) from None
+        except OSError as exc:
+            raise ProbeError(f"cannot start the probe's interpreter {cmd[len(launcher)]}: {exc.strerror}") from None
         if proc.returncode != 0 or not os.path.exists(result_path):
-            err = ProbeError(f"probe of {runtime} failed (exit code {proc.returncode})", proc.stderr)
-            detail = err.last_error_line()
-            if detail:
-                err.args = (f"{err.args[0]}: {detail}",)
-            raise err
+            raise ProbeError(_failure_headline(runtime, model, proc.returncode, proc.stderr), proc.stderr)
         with open(result_path, encoding="utf-8") as f:
             result = json.load(f)
 

@@ -13,10 +13,10 @@ import math
 import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable
 
+from .files import dump_json, write_new_file  # noqa: F401  (write_new_file: re-exported for older callers)
 from .loadrows import IMPORT_BENCHMARK
 from .probe import run_probe
 from .runtimes import PARTS
@@ -158,32 +158,8 @@ def profile_document(runs: list[dict], argv: list[str]) -> dict:
     }
 
 
-def write_new_file(path: Path, text: str, *, force: bool = False) -> None:
-    """Write atomically (temp file + rename); refuse to replace an existing file unless ``force``."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} already exists; pass --force to replace it, or choose another --output")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"folder {folder} does not exist; create it or choose another --output")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        if force:
-            os.replace(tmp, path)
-        else:
-            # link() fails if the name appeared meanwhile: never clobber a file we did not check
-            os.link(tmp, path)
-            os.unlink(tmp)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def dump(doc: dict) -> str:
-    return json.dumps(doc, indent=1) + "\n"
+    return dump_json(doc)
 
 
 def stderr_progress(line: str) -> None:
