@@ -18,7 +18,7 @@ RT_VENV := .venv-runtimes
 
 help:
 	@echo "make bench   set up .venv, run the asv suite on HEAD (progress as it runs), print the table"
-	@echo "make test    set up .venv, run pytest, asv check and a quick asv run against .venv"
+	@echo "make test    set up .venv, run ruff, import-linter, pytest, asv check and a quick asv run against .venv"
 	@echo "make bench-runtimes   st-torch, st-onnx, st-onnx-int8, st-openvino, fastembed on HEAD ($(RUNTIMES_CONF))"
 	@echo "make gate BASE=main [BENCH=regex] [FAIL_ON=regressions]   asv continuous BASE HEAD (rounds interleaved), then tools/gate.py"
 
@@ -71,6 +71,8 @@ $(RT_VENV)/bin/embedload: pyproject.toml constraints.txt
 	@touch $@
 
 test: setup $(RT_VENV)/bin/embedload
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/lint-imports
 	$(BIN)/asv machine --yes > /dev/null
 	EMBEDLOAD_RUNTIMES_PYTHON=$(CURDIR)/$(RT_VENV)/bin/python $(BIN)/python -m pytest
 	$(BIN)/asv check -E existing:$(BIN)/python

@@ -38,12 +38,16 @@ def _key(model, runtime, cache):
     return f"{model}|{runtime}|{cache}"
 
 
-#: The figures the track_ methods below read (vector_cosine: prepared runtimes only).
-FIGURES = (
-    *(f"peak_rss_{s}" for s in ("import", "init", "first_encode", "total")),
-    *(f"peak_increase_{s}" for s in ("init", "first_encode")),
-    "rss_growth", "steady_encode", "vector_cosine",
-)
+try:  # the catalog: one list of figures for the suite, the results reader and the profiler
+    from embedload.catalog import PROBE_FIGURES
+
+    FIGURES = tuple(f.name for f in PROBE_FIGURES)
+except ImportError:  # an embedload before the catalog: the figures it knew
+    FIGURES = (
+        *(f"peak_rss_{s}" for s in ("import", "init", "first_encode", "total")),
+        *(f"peak_increase_{s}" for s in ("init", "first_encode")),
+        "rss_growth", "steady_encode", "vector_cosine",
+    )
 
 
 def probe_all_combinations():

@@ -9,14 +9,14 @@ from xml.etree import ElementTree as ET
 
 import jsonschema
 import pytest
-
 from conftest import REPO
+from foreign_suite import ForeignSuite
+
 from embedload.config import Config, ConfigError, load_config
 from embedload.gate import evaluate
 from embedload.report import render_json, render_junit, render_markdown, render_text
 from embedload.results import Measurement
 from embedload.targets import load_targets
-from foreign_suite import ForeignSuite
 
 
 def gate(*args, cwd, env=None):

@@ -56,9 +56,15 @@ def sandbox(tmp_path, tiny_model):
     return tmp_path, env
 
 
+def _default_sigint():
+    # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT: the
+    # test must see embedload as a terminal would start it, whatever runs the tests.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _embedload(args, env, cwd, **kw):
     return subprocess.Popen([sys.executable, "-m", "embedload", *args], env=env, cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint, **kw)
 
 
 def _hanging_loader(tmp_path, name):
@@ -249,7 +255,9 @@ def test_two_prepares_of_one_folder_do_not_race(tmp_path, monkeypatch):
         return {"folder": str(final)}
 
     monkeypatch.setattr(prepare_mod, "_prepare_locked", fake_locked)
-    model = ResolvedModel("m", tmp_path, "path")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    model = ResolvedModel("m", tmp_path / "model", "path")
     threads = [threading.Thread(target=prepare_mod.prepare, args=(model, "st-onnx")) for _ in range(2)]
     for t in threads:
         t.start()

@@ -5,12 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 sys.path.insert(0, str(REPO))
 from benchmarks import bench_probe, bench_timing  # noqa: E402
-
 from embedload import runtimes  # noqa: E402
 from embedload.models import resolve_model  # noqa: E402
 

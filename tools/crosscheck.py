@@ -31,12 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from embedload.models import DEFAULT_MODEL, resolve_model  # noqa: E402
 from embedload.children import child_environ  # noqa: E402
+from embedload.models import DEFAULT_MODEL, resolve_model  # noqa: E402
 from embedload.probe import run_probe  # noqa: E402
 from embedload.results import TIMING_BENCHMARKS, ResultsError, asv_env_python, default_machine, load_commit_results  # noqa: E402
 from embedload.runtimes import OFFLINE_ENV, STAGES, get_runtime, timeraw_source  # noqa: E402
-
 
 # os._exit: the interpreter's teardown (unloading torch takes ~2 s here) is not part of a stage.
 _EXIT = "\nimport os\nos._exit(0)"

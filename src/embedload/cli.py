@@ -17,14 +17,25 @@ from . import __version__
 from .children import Terminated, raise_on_sigterm
 from .config import ConfigError, load_config
 from .files import OutputError, check_writable, write_new_file
-from .models import DEFAULT_MODEL, ModelError, model_statuses, resolve_model
-from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
 from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, MAX_THRESHOLD, evaluate, judge_results, load_baseline_file
+from .importtime import format_imports, profile_imports
+from .models import DEFAULT_MODEL, ModelError, model_statuses, resolve_model
+from .prepare import CheckFailed, prepare, prepared_root
+from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
 from .profile import dump, measurements_from_runs, profile_document, profile_runs, stderr_progress
 from .report import RENDERERS, format_bytes, format_probe, format_results_table
-from .results import ResultsError, default_machine, load_commit_results
-from .runtimes import (CACHE_STATES, LOADER_RUNTIME, RUNTIME_NAMES, RUNTIMES, NotAvailable, device_from_env, get_runtime,
-                       loader_runtime)
+from .results import ResultsError, asv_env_python, default_machine, load_commit_results
+from .runtimes import (
+    CACHE_STATES,
+    LOADER_RUNTIME,
+    RUNTIME_NAMES,
+    RUNTIMES,
+    NotAvailable,
+    check_measurable,
+    device_from_env,
+    get_runtime,
+    loader_runtime,
+)
 from .runtimes import _importable as importable
 from .targets import load_targets
 
@@ -130,14 +141,10 @@ def _check_drop_caches() -> None:
 
 
 def _cmd_prepare(args) -> int:
-    from .prepare import CheckFailed, prepare, prepared_root
-
     config = load_config(args.config)
     _check_python(args.python)
     python = args.python
     if args.asv_config:
-        from .results import asv_env_python
-
         python = asv_env_python(None, args.asv_config)
     if python:
         print(f"preparing with {python}", file=sys.stderr)
@@ -274,8 +281,6 @@ def _cmd_profile(args) -> int:
     first = runs[0]
     imports = None
     if args.imports:
-        from .importtime import profile_imports
-
         code = (get_runtime(runtime) if isinstance(runtime, str) else runtime).import_code
         print("attributing the import (-X importtime, 3 fresh processes)", file=sys.stderr, flush=True)
         imports = profile_imports(code, runs=3, progress=stderr_progress)
@@ -302,9 +307,6 @@ def _keep_runs(document: dict) -> str:
 
 
 def _cmd_imports(args) -> int:
-    from .importtime import format_imports, profile_imports
-    from .runtimes import check_measurable
-
     _check_python(args.python)
     runtime = check_measurable(args.runtime, "warm", python=args.python)
     where = f" with {args.python}" if args.python else ""

@@ -23,7 +23,16 @@ from pathlib import Path
 
 from .config import Config
 from .loadrows import LoadRow, rows_from_measurements
-from .results import Measurement, ResultsError
+from .profilefile import measurements_from_profile
+from .recommend import recommendations
+from .results import (
+    Measurement,
+    ResultsError,
+    default_machine,
+    is_git_ref,
+    load_commit_results,
+    measurements_from_results_file,
+)
 from .targets import METRICS, load_targets
 
 EXIT_OK, EXIT_FAIL, EXIT_CANNOT_JUDGE = 0, 1, 2
@@ -274,8 +283,6 @@ def evaluate(
     baseline_env: str | None = None,
     allow_failures: bool = False,
 ) -> GateReport:
-    from .recommend import recommendations
-
     rows = rows_from_measurements(current)
     checks = check_targets(rows, config)
     problems = []
@@ -348,12 +355,8 @@ def load_baseline_file(path: Path, results_dir: Path | None) -> tuple[list[Measu
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"baseline {path} is not valid JSON ({exc}); pass an asv results file or an `embedload profile --output` file") from None
     if isinstance(data, dict) and str(data.get("schema", "")).startswith("embedload.profile/"):
-        from .profile import measurements_from_profile
-
         return measurements_from_profile(data, path), f"{path.name} (profile)"
     if isinstance(data, dict) and "results" in data and "commit_hash" in data:
-        from .results import measurements_from_results_file
-
         measurements, commit = measurements_from_results_file(path, results_dir)
         return measurements, f"{path.name} (asv, {commit[:8]})"
     raise ResultsError(
@@ -373,8 +376,6 @@ def judge_results(
     in ``.json``; a name that is both a file and a git ref is refused (say ``./name`` or a hash).
     Raises :class:`ResultsError` for anything the gate cannot read.
     """
-    from .results import default_machine, is_git_ref, load_commit_results
-
     machine = machine or default_machine(results_dir)
     current = load_commit_results(results_dir, machine, commit, role="--commit")
     base = base_name = None

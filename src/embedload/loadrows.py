@@ -10,10 +10,9 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from .results import PROBE_BENCHMARKS, TIMING_BENCHMARKS, Measurement
-from .runtimes import PARTS, STAGES
+from .catalog import IMPORT_BENCHMARK, PARTS, PROBE_BENCHMARKS, STAGES, TIMING_BENCHMARKS
+from .results import Measurement
 
-IMPORT_BENCHMARK = "bench_timing.Import.timeraw_import"
 #: The model of a row that has only the import (e.g. ``asv run --bench timeraw_import``): the
 #: import does not load a model, and is held to the targets that apply to every model.
 ANY_MODEL = "(any model)"

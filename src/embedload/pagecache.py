@@ -24,10 +24,13 @@ import hashlib
 import json
 import mmap
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from .children import ChildTimeout, child_environ, describe_exit, run_child
+from .reasons import REASONS_SUBDIR, file_stem
+from .runtimes import PARTS, bindings
 
 #: A sample is cold only when at most this fraction of its files' bytes is resident.
 COLD_MAX_RESIDENT = 0.01
@@ -249,8 +252,6 @@ def stage_files_key(python: str, runtime, model_path: str | None, device: str) -
     The path is not resolved: every virtualenv's ``python`` is a symlink to the same base
     interpreter, but each environment imports from its own site-packages.
     """
-    from .runtimes import PARTS
-
     key_text = json.dumps([os.path.abspath(python), runtime.name, [runtime.code(p) for p in PARTS], model_path, device])
     return hashlib.sha256(key_text.encode()).hexdigest()[:24]
 
@@ -266,9 +267,6 @@ def stage_files(runtime, model_path: str | None, device: str, python: str | None
     Without a model folder only ``import`` is found. Cached per interpreter, runtime source and
     model folder; a cached list whose files are gone (an upgrade) is rebuilt.
     """
-    from .children import ChildTimeout, child_environ, describe_exit, run_child
-    from .runtimes import PARTS, bindings
-
     python = python or sys.executable
     cache = _cache_dir() / (stage_files_key(python, runtime, model_path, device) + ".json")
     if cache.is_file():
@@ -363,8 +361,6 @@ def _record(label: str, found: dict) -> None:
     commit, conf_dir, env_name = (os.environ.get(k) for k in ("ASV_COMMIT", "ASV_CONF_DIR", "ASV_ENV_NAME"))
     if not (commit and conf_dir and env_name):
         return
-    from .reasons import REASONS_SUBDIR, file_stem
-
     path = Path(conf_dir) / REASONS_SUBDIR / f"{file_stem(commit, env_name)}.residency.jsonl"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,8 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .models import ModelError, ResolvedModel, check_weight_files
 from .children import ChildTimeout, child_environ, describe_exit, run_child
+from .models import ModelError, ResolvedModel, check_weight_files
+from .pagecache import DiscoveryError, helper_source, stage_files, write_file_list
+from .prepared import CheckFailed, check_vector, model_for
 from .runtimes import CACHE_UNAVAILABLE, PARTS, NotAvailable, Runtime, bindings, check_measurable, device_from_env
 
 SCHEMA = "embedload.probe/1"
@@ -96,8 +98,6 @@ def run_probe(
     device = device or device_from_env()
     source_model = model
     if rt.prepared and not prepared:  # ``prepared``: ``model`` is the prepared folder already
-        from .prepare import model_for
-
         model = model_for(model, rt)
     try:
         check_weight_files(model.path)
@@ -108,8 +108,6 @@ def run_probe(
     with tempfile.TemporaryDirectory(prefix="embedload-probe-") as workdir:
         result_path = os.path.join(workdir, "result.json")
         if cache == "cold":
-            from .pagecache import DiscoveryError, helper_source, stage_files, write_file_list
-
             try:
                 files = stage_files(rt, model_path, device, python=python, timeout=timeout)
             except DiscoveryError as exc:
@@ -165,8 +163,6 @@ def run_probe(
         steady_encode_median=statistics.median(result["steady_encode_seconds"]) if result["steady_encode_seconds"] else None,
     )
     if rt.prepared and not prepared:
-        from .prepare import CheckFailed, check_vector
-
         result["vector_check"] = check = check_vector(source_model, rt, result["vector"])
         if check and not check["ok"]:
             raise CheckFailed.of(rt, model.name, check["cosine"])

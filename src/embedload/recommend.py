@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .loadrows import ANY_MODEL
-from .report import format_bytes, format_seconds
 from .runtimes import REFERENCE_RUNTIME
+from .units import format_bytes, format_seconds
 
 if TYPE_CHECKING:
     from .gate import GateReport

@@ -5,25 +5,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from .catalog import PARTS, STAGES
+from .loadrows import rows_from_measurements, stages_add_up
+from .recommend import runtime_comparison
 from .results import CommitResults, Measurement
-from .runtimes import PARTS, STAGES
-
-
-def format_bytes(n: float | None) -> str:
-    if n is None:
-        return "-"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.1f} {unit}" if unit != "MB" else f"{n / scale:.0f} MB"
-    return f"{n:.0f} B"
-
-
-def format_seconds(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s < 1.0:
-        return f"{s * 1000:.0f} ms" if s >= 0.01 else f"{s * 1000:.1f} ms"
-    return f"{s:.2f} s"
+from .units import format_bytes, format_seconds
 
 
 def format_probe(result: dict) -> str:
@@ -60,8 +46,6 @@ def _timing_cell(stat) -> str:
 
 def format_results_table(results: CommitResults) -> str:
     """The suite's results for one commit: a row per model/runtime/cache, stage medians as columns."""
-    from .loadrows import rows_from_measurements, stages_add_up
-
     rows = rows_from_measurements(results.measurements)
     env = sorted({f"{k}={v}" for m in results.measurements for k, v in m.env_vars.items()})
     out = [f"asv results for {results.commit[:8]} on machine {results.machine}" + (f" ({', '.join(env)})" if env else "")]
@@ -89,8 +73,6 @@ def format_results_table(results: CommitResults) -> str:
                 )
     else:
         out.append("no measured results for our suite's benchmarks")
-    from .recommend import runtime_comparison
-
     comparison = runtime_comparison(rows)
     if comparison:
         out.append("runtimes compared (same results):")

@@ -22,25 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import reasons
-
-#: Our suite's benchmarks: (name, stage or figure).
-TIMING_BENCHMARKS = {
-    "bench_timing.Import.timeraw_import": "import",
-    "bench_timing.Load.timeraw_init": "init",
-    "bench_timing.Load.timeraw_first_encode": "first_encode",
-    "bench_timing.Load.timeraw_total": "total",
-}
-PROBE_BENCHMARKS = {
-    "bench_probe.Memory.track_peak_rss_import": "peak_rss_import",
-    "bench_probe.Memory.track_peak_rss_init": "peak_rss_init",
-    "bench_probe.Memory.track_peak_rss_first_encode": "peak_rss_first_encode",
-    "bench_probe.Memory.track_peak_rss_total": "peak_rss_total",
-    "bench_probe.Memory.track_peak_increase_init": "peak_increase_init",
-    "bench_probe.Memory.track_peak_increase_first_encode": "peak_increase_first_encode",
-    "bench_probe.Memory.track_rss_growth_total": "rss_growth",
-    "bench_probe.Encode.track_steady_encode": "steady_encode",
-    "bench_probe.Check.track_vector_cosine": "vector_cosine",
-}
+from .catalog import PROBE_BENCHMARKS, TIMING_BENCHMARKS  # noqa: F401  (re-exported for tools)
 
 
 class ResultsError(RuntimeError):

@@ -23,9 +23,8 @@ import re
 import sys
 from dataclasses import dataclass
 
-#: The stages a load is made of, in order; ``total`` is all of them.
-PARTS = ("import", "init", "first_encode")
-STAGES = PARTS + ("total",)
+from .catalog import PARTS, STAGES  # noqa: F401  (re-exported: the stages the runtimes define)
+from .children import OFFLINE_ENV  # noqa: F401  (re-exported: the suite sets it on its timed processes)
 
 #: The fixed values of the suite's ``runtime`` and ``cache`` params (whatever is installed).
 RUNTIME_NAMES = ("st-torch", "st-onnx", "st-onnx-int8", "st-openvino", "fastembed")
@@ -39,10 +38,6 @@ SENTENCE = "The quick brown fox jumps over the lazy dog."
 
 DEVICE_ENV = "EMBEDLOAD_DEVICE"
 DEVICES = ("cpu", "cuda", "mps")
-
-#: Environment every measured child gets: a measurement never waits on the network.
-from .children import OFFLINE_ENV  # noqa: E402  (re-exported: the suite sets it on its timed processes)
-
 
 class NotAvailable(NotImplementedError):
     """A combination this machine or this version cannot measure. asv shows it as skipped.

@@ -1,0 +1,128 @@
+"""Saved profiles and probe runs as measurements: the results layer of ``embedload profile``.
+
+A profile file (``schema: embedload.profile/1``) holds the probe runs of one ``embedload profile``.
+Its runs become :class:`~embedload.results.Measurement` lists named after the suite's benchmarks
+(the catalog's), so the report, the targets and the regression rule are the gate's, and a saved
+profile can be a gate baseline.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import platform
+from pathlib import Path
+
+from asv_runner.statistics import compute_stats
+
+from .catalog import BENCHMARK_BY_STAGE, FIGURE_UNITS, IMPORT_BENCHMARK, PARTS, PROBE_BENCHMARKS
+from .results import Measurement, ResultsError
+
+SCHEMA = "embedload.profile/1"
+
+
+def probe_figure(run: dict, figure: str) -> float | None:
+    """One of PROBE_BENCHMARKS' figures from a probe result (None: not measured in this run).
+
+    The one reading of a probe result into figures, shared by the profiler and the asv suite
+    (``benchmarks/bench_probe.py``).
+    """
+    if figure == "rss_growth":
+        return run["rss_growth"]
+    if figure == "steady_encode":
+        return run.get("steady_encode_median")
+    if figure == "vector_cosine":
+        return (run.get("vector_check") or {}).get("cosine")
+    for prefix, key in (("peak_rss_", "peak_rss"), ("peak_increase_", "peak_increase")):
+        if figure.startswith(prefix):
+            return run["stages"][figure[len(prefix):]][key]
+    raise KeyError(figure)
+
+
+def measurements_from_runs(runs: list[dict]) -> list[Measurement]:
+    """Probe runs as the suite's measurements: per-run samples, asv's own statistics."""
+    groups: dict[tuple, list[float]] = {}
+    params: dict[tuple, dict] = {}
+
+    def add(benchmark, p, value):
+        key = (benchmark, tuple(p.items()))
+        groups.setdefault(key, []).append(float(value))
+        params[key] = p
+
+    for run in runs:
+        rc = {"runtime": run["runtime"], "cache": run["cache"]}
+        mrc = {"model": run["model"], **rc}
+        add(IMPORT_BENCHMARK, rc, run["stages"]["import"]["seconds"])
+        for stage in ("init", "first_encode", "total"):
+            add(BENCHMARK_BY_STAGE[stage], mrc, run["stages"][stage]["seconds"])
+        for name, figure in PROBE_BENCHMARKS.items():
+            value = probe_figure(run, figure)
+            if value is not None:
+                add(name, mrc, value)
+    out = []
+    for key, samples in groups.items():
+        benchmark = key[0]
+        value, stats = compute_stats(samples, 1)
+        figure = PROBE_BENCHMARKS.get(benchmark)
+        unit = "seconds" if figure is None else FIGURE_UNITS[figure]
+        out.append(Measurement(benchmark=benchmark, params=params[key], value=value, unit=unit, status="ok",
+                               stats=stats, samples=samples, env_name="profile",
+                               env_vars={"EMBEDLOAD_DEVICE": runs[0]["device"]} if runs else {}))
+    return out
+
+
+def measurements_from_profile(data: dict, source: Path | str = "profile file") -> list[Measurement]:
+    """A saved ``embedload profile --output`` document as measurements; ResultsError if malformed."""
+    runs = data.get("runs")
+    if not isinstance(runs, list) or not runs:
+        raise ResultsError(f"{source} holds no runs (its 'runs' is {'empty' if runs == [] else 'missing or not a list'}); "
+                           f"save a profile with `embedload profile --output FILE`")
+    for i, run in enumerate(runs, 1):
+        problem = _run_problem(run)
+        if problem:
+            raise ResultsError(f"{source}: run {i} is not an embedload probe record ({problem}); "
+                               f"save a profile with `embedload profile --output FILE`")
+    try:
+        return measurements_from_runs(runs)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ResultsError(f"{source}: its runs are not embedload probe records ({type(exc).__name__}: {exc})") from None
+
+
+def _run_problem(run) -> str | None:
+    """What is wrong with one probe record, or None."""
+    if not isinstance(run, dict):
+        return f"a {type(run).__name__}, not an object"
+    for key in ("model", "runtime", "cache", "device"):
+        if not isinstance(run.get(key), str):
+            return f"no string {key!r}"
+    stages = run.get("stages")
+    if not isinstance(stages, dict):
+        return "no 'stages' object"
+    for stage in (*PARTS, "total"):
+        entry = stages.get(stage)
+        if not isinstance(entry, dict):
+            return f"no stage {stage!r}"
+        for key in ("seconds", "peak_rss", "peak_increase"):
+            value = entry.get(key)
+            if key == "seconds" or value is not None:
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                    return f"stage {stage!r} has {key} {value!r}, not a finite number"
+    growth = run.get("rss_growth")
+    if not isinstance(growth, (int, float)) or isinstance(growth, bool) or not math.isfinite(growth):
+        return f"rss_growth {growth!r} is not a finite number"
+    return None
+
+
+def profile_document(runs: list[dict], argv: list[str]) -> dict:
+    first = runs[0]
+    return {
+        "schema": SCHEMA,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "machine": platform.node(),
+        "platform": platform.platform(),
+        "command": ["embedload", *argv],
+        "device": first["device"],
+        "python": first["python"],
+        "versions": first["versions"],
+        "runs": runs,
+    }
