@@ -14,7 +14,7 @@ def profile(*args, cwd):
 @pytest.fixture(scope="module")
 def saved(tiny_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("profile")
-    out = profile("--model", str(tiny_model), "--runs", "2", "--output", "base.json", cwd=folder)
+    out = profile("--model", str(tiny_model), "--runs", "2", "--save-runs", "base.json", cwd=folder)
     assert out.returncode == 0, out.stderr
     return folder, out
 
@@ -27,7 +27,7 @@ def test_report_has_the_seed_layout_and_progress(saved):
     assert "n=2" in out.stdout
     assert "commit (working tree) on " in out.stdout
     assert "[1/2]" in out.stderr and "[2/2]" in out.stderr  # progress while it runs
-    assert "profile written to base.json" in out.stderr
+    assert "runs saved to base.json" in out.stderr
 
 
 def test_output_is_a_profile_document(saved):
@@ -41,7 +41,7 @@ def test_output_is_a_profile_document(saved):
 def test_never_overwrites_without_force(saved, tiny_model):
     folder, _out = saved
     before = (folder / "base.json").read_bytes()
-    out = profile("--model", str(tiny_model), "--runs", "1", "--output", "base.json", cwd=folder)
+    out = profile("--model", str(tiny_model), "--runs", "1", "--save-runs", "base.json", cwd=folder)
     assert out.returncode == 2 and "already exists; pass --force" in out.stderr
     assert (folder / "base.json").read_bytes() == before
     assert not list(folder.glob(".base.json.*"))  # no temp file left behind
@@ -83,3 +83,11 @@ def test_bad_arguments(tmp_path):
     assert out.returncode == 2 and "folder" in out.stderr and "does not exist" in out.stderr  # checked first
     out = profile("--model", "nope", cwd=tmp_path)
     assert out.returncode == 2 and "not found" in out.stderr
+
+
+def test_output_is_the_report_as_for_the_gate(tiny_model, tmp_path):
+    report = tmp_path / "report.md"
+    out = profile("--model", str(tiny_model), "--runs", "1", "--output", str(report), "--format", "markdown", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "" and report.read_text().startswith("## ") and "| model | runtime |" in report.read_text()
+    assert f"report written to {report} (markdown)" in out.stderr

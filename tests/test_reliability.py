@@ -144,7 +144,7 @@ def test_runs_are_kept_when_the_output_appears_meanwhile(sandbox, tiny_model, mo
         return runs
 
     monkeypatch.setattr(cli, "profile_runs", runs_then_someone_writes)
-    code = cli.main(["profile", "--model", str(tiny_model), "--runs", "1", "--output", str(target)])
+    code = cli.main(["profile", "--model", str(tiny_model), "--runs", "1", "--save-runs", str(target)])
     err = capsys.readouterr().err
     assert code == 2 and f"{target} already exists" in err
     kept = Path(err.split("are kept in ")[1].split()[0])

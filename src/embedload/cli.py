@@ -251,8 +251,9 @@ def _cmd_profile(args) -> int:
     if args.drop_caches and not args.cold_start:
         raise UserError("--drop-caches only applies with --cold-start")
     # Everything that could stop the run at the end is checked before the first measurement.
-    if args.output:
-        check_writable(args.output, force=args.force)
+    for path, option in ((args.output, "--output"), (args.save_runs, "--save-runs")):
+        if path:
+            check_writable(path, force=args.force, option=option)
     load_targets(config)
     _check_device()
     if args.drop_caches:
@@ -271,13 +272,13 @@ def _cmd_profile(args) -> int:
     except ProbeError as exc:
         raise UserError(_probe_error_text(exc, args.verbose)) from None
     document = profile_document(runs, args.argv)
-    if args.output:
+    if args.save_runs:
         try:
-            write_new_file(Path(args.output), dump(document), force=args.force)
+            write_new_file(Path(args.save_runs), dump(document), force=args.force)
         except OutputError as exc:
             kept = _keep_runs(document)
             raise UserError(f"{exc}; the {len(runs)} run(s) are kept in {kept}") from None
-        print(f"profile written to {args.output}", file=sys.stderr)
+        print(f"runs saved to {args.save_runs}", file=sys.stderr)
     first = runs[0]
     imports = None
     if args.imports:
@@ -291,13 +292,13 @@ def _cmd_profile(args) -> int:
         env={"EMBEDLOAD_DEVICE": first["device"]}, versions=first["versions"], source="profile",
         imports=imports, baseline_env=args.baseline_env,
     )
-    sys.stdout.write(RENDERERS[args.format](report))
+    _emit(report, args)
     # The profiler reports; it fails only on a regression against --baseline (or on no data).
     return report.exit_code if (baseline is not None or report.problems) else 0
 
 
 def _keep_runs(document: dict) -> str:
-    """Measurements are never lost: a file of their own, when --output could not be written."""
+    """Measurements are never lost: a file of their own, when --save-runs could not be written."""
     import tempfile
 
     fd, path = tempfile.mkstemp(prefix="embedload-profile-", suffix=".json")
@@ -345,6 +346,43 @@ def _add_runtime_options(p: argparse.ArgumentParser) -> None:
                    help="your loader: takes (model_path, device), returns an object with encode")
 
 
+def _add_results_options(p: argparse.ArgumentParser, what: str) -> None:
+    """Which asv results: folder, machine, commit (show, gate)."""
+    p.add_argument("--results", metavar="DIR", help="asv results folder (default: results_dir in ./asv.conf.json)")
+    p.add_argument("--machine", help="asv machine name (default: this machine, or the only one with results)")
+    p.add_argument("--commit", default="HEAD", help=f"git ref or hash of the results {what} (default: HEAD)")
+
+
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    """The report's format and where it goes (gate, profile): --output means the report, everywhere."""
+    p.add_argument("--format", choices=tuple(RENDERERS), default="text",
+                   help="text: the report; markdown: for a CI step summary or PR comment; json: docs/gate-report.schema.json; "
+                        "junit: one test case per target and per compared benchmark (default: %(default)s)")
+    p.add_argument("--output", metavar="FILE", help="write the report here (atomically, checked before anything runs) instead of stdout")
+    p.add_argument("--force", action="store_true", help="replace --output (and --save-runs) if it exists")
+
+
+def _add_child_options(p: argparse.ArgumentParser, default_runs: int | None) -> None:
+    """Fresh processes: how many, how long each may take, what to show when one fails."""
+    if default_runs is not None:
+        p.add_argument("--runs", type=int, default=default_runs, help="fresh processes per model (default: %(default)s)")
+    p.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT,
+                   help="seconds before a run and its process group are killed; also bounds --cold-start's file "
+                        "discovery (default: %(default)s)")
+    p.add_argument("-v", "--verbose", action="store_true", help="on a failure, also show the last lines the child printed")
+
+
+def _add_baseline_options(p: argparse.ArgumentParser, baseline_help: str) -> None:
+    p.add_argument("--baseline", metavar="REF|FILE", help=baseline_help)
+    p.add_argument("--baseline-env", metavar="ENV",
+                   help="compare with this environment of the baseline (default: each environment with itself only, "
+                        "as asv compare does; rows then name both). A saved profile's environment is 'profile'")
+    p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD,
+                   help="slowdown factor that counts as a regression when also significant (default: %(default)s). "
+                        "A slowdown that truly equals the factor is caught about half the time: set it below the "
+                        "smallest slowdown you must catch (docs/gate.md: what it catches on a 2-core machine)")
+
+
 def _get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="embedload",
@@ -368,8 +406,7 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"known name, hub id or folder (default: {DEFAULT_MODEL})")
     _add_runtime_options(p)
     p.add_argument("--cache", default="warm", choices=CACHE_STATES)
-    p.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, help="seconds before the child and its process group are killed (default: %(default)s)")
-    p.add_argument("-v", "--verbose", action="store_true", help="on a failure, also show the last lines the child printed")
+    _add_child_options(p, default_runs=None)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_probe)
 
@@ -395,9 +432,7 @@ def _get_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "show", parents=[common], help="print the suite's asv results for a commit as one table")
-    p.add_argument("--results", metavar="DIR", help="asv results folder (default: results_dir in ./asv.conf.json)")
-    p.add_argument("--machine", help="asv machine name (default: this machine, or the only one)")
-    p.add_argument("--commit", default="HEAD", help="git ref or hash (default: HEAD)")
+    _add_results_options(p, "to show")
     p.set_defaults(func=_cmd_show)
 
     p = sub.add_parser(
@@ -410,28 +445,14 @@ def _get_parser() -> argparse.ArgumentParser:
         "failed; 2: cannot judge (no results, unknown or ambiguous commit, malformed file, no environment or "
         "benchmark in common, equal sides, or benchmarks that failed: see --allow-failures).",
     )
-    p.add_argument("--results", metavar="DIR", help="asv results folder (default: results_dir in ./asv.conf.json)")
-    p.add_argument("--machine", help="asv machine name (default: this machine, or the only one with results)")
-    p.add_argument("--commit", default="HEAD", help="git ref or hash of the results to judge (default: HEAD)")
-    p.add_argument("--baseline", metavar="REF|FILE",
-                   help="a git ref (origin/main, a tag, a hash or prefix of results) or a file (a saved asv results "
-                        "file or `embedload profile --output` file): a file is a path that exists or ends in .json")
-    p.add_argument("--baseline-env", metavar="ENV",
-                   help="compare every current environment with this asv environment of the baseline (default: "
-                        "each environment with itself only, as asv compare does; rows then name both)")
+    _add_results_options(p, "to judge")
+    _add_baseline_options(p, "a git ref (origin/main, a tag, a hash or prefix of results) or a file (a saved asv results "
+                             "file or `embedload profile --save-runs` file): a file is a path that exists or ends in .json")
     p.add_argument("--allow-failures", action="store_true",
                    help="gate on the benchmarks that ran when some failed (they are still listed, with reasons); "
                         "without it, failures and nothing else wrong exit 2")
-    p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD,
-                   help="slowdown factor that counts as a regression when also significant (default: %(default)s). "
-                        "A slowdown that truly equals the factor is caught about half the time: set it below the "
-                        "smallest slowdown you must catch (docs/gate.md: what it catches on a 2-core machine)")
     p.add_argument("--fail-on", type=_parse_fail_on, default=FAIL_ON_CHOICES, metavar="targets,regressions", help="what makes the gate fail (default: both)")
-    p.add_argument("--format", choices=tuple(RENDERERS), default="text",
-                   help="text: the report; markdown: for a CI step summary or PR comment; json: docs/gate-report.schema.json; "
-                        "junit: one test case per target and per regression check (default: %(default)s)")
-    p.add_argument("--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
-    p.add_argument("--force", action="store_true", help="replace --output if it exists")
+    _add_report_options(p)
     p.set_defaults(func=_cmd_gate)
 
     p = sub.add_parser(
@@ -442,22 +463,17 @@ def _get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", action="append", metavar="NAME", help=f"model to profile; repeat for several (default: {DEFAULT_MODEL})")
     _add_runtime_options(p)
-    p.add_argument("--runs", type=int, default=5, help="fresh processes per model (default: %(default)s)")
-    p.add_argument("--output", metavar="FILE.json", help="save the runs (usable as a gate or profile --baseline); never replaces a file without --force")
-    p.add_argument("--force", action="store_true", help="replace --output if it exists")
-    p.add_argument("--baseline", metavar="FILE.json", help="compare with a saved profile or asv results file (same rule as the gate)")
-    p.add_argument("--baseline-env", metavar="ENV",
-                   help="the baseline's environment to compare with (a saved profile's is 'profile'; an asv "
-                        "results file's is its env_name): needed to hold a profile against asv results")
-    p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD, help="slowdown factor for --baseline (default: %(default)s)")
+    _add_child_options(p, default_runs=5)
+    p.add_argument("--save-runs", metavar="FILE.json",
+                   help="also save the runs (a profile file, usable as a gate or profile --baseline); never replaces "
+                        "a file without --force")
+    _add_baseline_options(p, "compare with a saved profile (--save-runs) or asv results file, as the gate does")
     p.add_argument("--cold-start", action="store_true",
                    help="before each run, evict every file the load reads from the page cache (rootless, verified: "
                         "a run with more than 1%% still resident fails instead of counting)")
     p.add_argument("--drop-caches", action="store_true", help="with --cold-start: also drop the whole page cache (needs root)")
     p.add_argument("--imports", action="store_true", help="also attribute the import to distributions (embedload imports) and cite the top costs")
-    p.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, help="seconds before a run (and its process group) is killed; also bounds --cold-start's file discovery (default: %(default)s)")
-    p.add_argument("-v", "--verbose", action="store_true", help="on a failure, also show the last lines the child printed")
-    p.add_argument("--format", choices=tuple(RENDERERS), default="text", help="the report's format, as for gate (default: %(default)s)")
+    _add_report_options(p)
     p.set_defaults(func=_cmd_profile)
 
     p = sub.add_parser(

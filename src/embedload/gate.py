@@ -353,7 +353,7 @@ def load_baseline_file(path: Path, results_dir: Path | None) -> tuple[list[Measu
     except OSError as exc:
         raise ResultsError(f"cannot read baseline {path}: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"baseline {path} is not valid JSON ({exc}); pass an asv results file or an `embedload profile --output` file") from None
+        raise ResultsError(f"baseline {path} is not valid JSON ({exc}); pass an asv results file or an `embedload profile --save-runs` file") from None
     if isinstance(data, dict) and str(data.get("schema", "")).startswith("embedload.profile/"):
         return measurements_from_profile(data, path), f"{path.name} (profile)"
     if isinstance(data, dict) and "results" in data and "commit_hash" in data:
@@ -361,7 +361,7 @@ def load_baseline_file(path: Path, results_dir: Path | None) -> tuple[list[Measu
         return measurements, f"{path.name} (asv, {commit[:8]})"
     raise ResultsError(
         f"baseline {path} is neither an asv results file (commit_hash, results) nor an "
-        f"`embedload profile --output` file (schema embedload.profile/1)"
+        f"`embedload profile --save-runs` file (schema embedload.profile/1)"
     )
 
 

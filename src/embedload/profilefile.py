@@ -72,16 +72,16 @@ def measurements_from_runs(runs: list[dict]) -> list[Measurement]:
 
 
 def measurements_from_profile(data: dict, source: Path | str = "profile file") -> list[Measurement]:
-    """A saved ``embedload profile --output`` document as measurements; ResultsError if malformed."""
+    """A saved ``embedload profile --save-runs`` document as measurements; ResultsError if malformed."""
     runs = data.get("runs")
     if not isinstance(runs, list) or not runs:
         raise ResultsError(f"{source} holds no runs (its 'runs' is {'empty' if runs == [] else 'missing or not a list'}); "
-                           f"save a profile with `embedload profile --output FILE`")
+                           f"save a profile with `embedload profile --save-runs FILE`")
     for i, run in enumerate(runs, 1):
         problem = _run_problem(run)
         if problem:
             raise ResultsError(f"{source}: run {i} is not an embedload probe record ({problem}); "
-                               f"save a profile with `embedload profile --output FILE`")
+                               f"save a profile with `embedload profile --save-runs FILE`")
     try:
         return measurements_from_runs(runs)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
