@@ -264,3 +264,23 @@ def test_two_prepares_of_one_folder_do_not_race(tmp_path, monkeypatch):
     for t in threads:
         t.join()
     assert overlaps == [1, 1] and made == [1]
+
+
+@pytest.mark.slow
+def test_a_blocked_pickle_says_what_to_do(tiny_model, tmp_path):
+    import pickle
+    import shutil
+
+    class Hostile:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    broken = tmp_path / "pickled"
+    shutil.copytree(tiny_model, broken)
+    (weights,) = broken.rglob("model.safetensors")
+    weights.unlink()
+    (weights.parent / "pytorch_model.bin").write_bytes(pickle.dumps({"x": Hostile()}))
+    with pytest.raises(ProbeError) as err:
+        run_probe(resolve_model(str(broken)), "st-torch")
+    assert "refused by torch.load(weights_only=True)" in str(err.value) and "safetensors" in str(err.value)
+    assert not (tmp_path / "pwned").exists()
