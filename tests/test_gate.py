@@ -358,3 +358,15 @@ def test_a_name_that_is_a_file_and_a_ref_is_refused(foreign):
         (foreign.root / "main").unlink()
     assert out.returncode == 2
     assert "--baseline 'main' is both a file here and a git ref; write ./main for the file" in out.stderr
+
+
+def test_show_table_has_a_row_per_model_runtime_cache():
+    from embedload.report import format_results_table
+    from embedload.results import CommitResults
+
+    lines = format_results_table(CommitResults("a" * 40, "box", _suite_measurements(), {}, [])).splitlines()
+    assert lines[0] == "asv results for aaaaaaaa on machine box"
+    assert lines[1].split()[:7] == ["model", "runtime", "cache", "import", "init", "first_encode", "total"]
+    assert set(lines[2]) == {"-", " "}
+    assert lines[3].split()[:4] == ["m", "st-torch", "warm", "500"] and "820 ms ±8.2 ms (n=8)" in lines[3]
+    assert "ratio 1.000" in "\n".join(lines)

@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from tabulate import tabulate
+
 from . import __version__
 from .children import Terminated, raise_on_sigterm
 from .config import ConfigError, load_config
@@ -23,7 +25,7 @@ from .models import DEFAULT_MODEL, ModelError, model_statuses, resolve_model
 from .prepare import CheckFailed, prepare, prepared_root
 from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
 from .profile import dump, measurements_from_runs, profile_document, profile_runs, stderr_progress
-from .report import RENDERERS, format_bytes, format_probe, format_results_table
+from .report import RENDERERS, format_probe, format_results_table
 from .results import ResultsError, asv_env_python, default_machine, load_commit_results
 from .runtimes import (
     CACHE_STATES,
@@ -38,6 +40,7 @@ from .runtimes import (
 )
 from .runtimes import _importable as importable
 from .targets import load_targets
+from .units import format_bytes
 
 EXIT_USAGE = 2
 
@@ -62,15 +65,12 @@ def _cmd_models(args) -> int:
             for s in statuses
         ], indent=2))
         return 0
-    rows = [("model", "resolves", "source", "size", "path")]
-    for s in statuses:
-        if s.resolved:
-            rows.append((s.name, "yes", s.resolved.source, format_bytes(s.resolved.size_bytes()), str(s.resolved.path)))
-        else:
-            rows.append((s.name, "no", "-", "-", s.summary or ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+    rows = [
+        (s.name, "yes", s.resolved.source, format_bytes(s.resolved.size_bytes()), str(s.resolved.path)) if s.resolved
+        else (s.name, "no", "-", "-", s.summary or "")
+        for s in statuses
+    ]
+    print(tabulate(rows, headers=("model", "resolves", "source", "size", "path"), tablefmt="plain", disable_numparse=True))
     missing = [s for s in statuses if not s.resolved]
     if missing and args.verbose:
         for s in missing:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from tabulate import tabulate
+
 from .catalog import PARTS, STAGES
 from .loadrows import rows_from_measurements, stages_add_up
 from .recommend import runtime_comparison
@@ -58,10 +60,7 @@ def format_results_table(results: CommitResults) -> str:
              f"{r.probe['vector_cosine']:.6f}" if "vector_cosine" in r.probe else "-"] + ([r.stack] if stacks else [])
             for r in rows
         ]
-        widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
-        out.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-        out.append("  ".join("-" * w for w in widths))
-        out.extend("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in table)
+        out.append(tabulate(table, headers=header, tablefmt="simple", disable_numparse=True))
         out.append("times: median ±half the interquartile range over n fresh processes; memory: median of the probe's runs")
         for r in rows:
             ratio = stages_add_up(r)
