@@ -7,10 +7,10 @@ the stages before the timed one run in the setup, in the same fresh interpreter.
 and fails the sample, so that no number is recorded, if more than 1% of their bytes stay resident.
 """
 
-# Imported as a module: asv would collect a bare ``timeraw_source`` as a benchmark.
-from embedload import runtimes
-
 from . import common
+
+# Imported as a module: asv would collect a bare ``timeraw_source`` as a benchmark.
+runtimes = common.runtimes
 
 
 class _Stage:

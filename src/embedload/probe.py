@@ -167,3 +167,21 @@ def run_probe(
         if check and not check["ok"]:
             raise CheckFailed.of(rt, model.name, check["cosine"])
     return result
+
+
+def probe_figure(run: dict, figure: str) -> float | None:
+    """One of PROBE_BENCHMARKS' figures from a probe result (None: not measured in this run).
+
+    The one reading of a probe result into figures, shared by the profiler and the asv suite
+    (through :mod:`embedload.harness`).
+    """
+    if figure == "rss_growth":
+        return run["rss_growth"]
+    if figure == "steady_encode":
+        return run.get("steady_encode_median")
+    if figure == "vector_cosine":
+        return (run.get("vector_check") or {}).get("cosine")
+    for prefix, key in (("peak_rss_", "peak_rss"), ("peak_increase_", "peak_increase")):
+        if figure.startswith(prefix):
+            return run["stages"][figure[len(prefix):]][key]
+    raise KeyError(figure)

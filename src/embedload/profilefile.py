@@ -16,27 +16,10 @@ from pathlib import Path
 from asv_runner.statistics import compute_stats
 
 from .catalog import BENCHMARK_BY_STAGE, FIGURE_UNITS, IMPORT_BENCHMARK, PARTS, PROBE_BENCHMARKS
+from .probe import probe_figure  # noqa: F401  (re-exported: older benchmarks import it from embedload.profile)
 from .results import Measurement, ResultsError
 
 SCHEMA = "embedload.profile/1"
-
-
-def probe_figure(run: dict, figure: str) -> float | None:
-    """One of PROBE_BENCHMARKS' figures from a probe result (None: not measured in this run).
-
-    The one reading of a probe result into figures, shared by the profiler and the asv suite
-    (``benchmarks/bench_probe.py``).
-    """
-    if figure == "rss_growth":
-        return run["rss_growth"]
-    if figure == "steady_encode":
-        return run.get("steady_encode_median")
-    if figure == "vector_cosine":
-        return (run.get("vector_check") or {}).get("cosine")
-    for prefix, key in (("peak_rss_", "peak_rss"), ("peak_increase_", "peak_increase")):
-        if figure.startswith(prefix):
-            return run["stages"][figure[len(prefix):]][key]
-    raise KeyError(figure)
 
 
 def measurements_from_runs(runs: list[dict]) -> list[Measurement]:

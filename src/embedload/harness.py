@@ -1,0 +1,139 @@
+"""The asv suite's harness: the only embedload module ``benchmarks/`` imports.
+
+Params, timing settings and the helpers the benchmark classes call: resolving a model (or a
+skip with its reason), the folder a runtime loads, warm and cold page-cache preparation, the
+reasons kept for skips and failures, and the probe runs behind the ``track_`` figures.
+
+The suite must be importable whatever is installed: params are fixed strings, nothing heavy is
+imported here, and an unavailable combination raises ``NotImplementedError`` in ``setup`` (asv
+then shows it as skipped). asv runs ``benchmarks/`` from the working tree against the embedload
+of the commit being measured; for an embedload older than this module the suite falls back to
+``benchmarks/_before_harness.py`` (docs/asv.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+from pathlib import Path
+
+from . import pagecache, reasons, runtimes  # noqa: F401  (runtimes: the stage sources bench_timing uses)
+from .catalog import PROBE_FIGURES
+from .config import ConfigError, load_config
+from .models import KNOWN_MODELS, ModelError, resolve_model
+from .prepared import model_for
+from .probe import ProbeError, probe_figure, run_probe
+from .runtimes import CACHE_STATES, RUNTIME_NAMES, NotAvailable, check_measurable
+
+MODELS = tuple(KNOWN_MODELS)
+RUNTIMES = RUNTIME_NAMES
+CACHES = CACHE_STATES
+
+# Timing: a fresh interpreter per sample. rounds x repeat = 8 samples per benchmark, enough for
+# asv's Mann-Whitney test to reject (it needs C(n+m, n) > 500, i.e. n = m >= 6). asv interleaves
+# rounds across benchmarks, so 4 rounds of 2 spread each benchmark over 4 time windows: on this
+# shared machine drift between windows was up to 10%, and fewer, longer rounds let it bias one
+# stage against another. No warm-up sample (warmup_time=0): setup reads the stage's files for
+# cache=warm, and evicts them before every sample for cache=cold.
+TIMING = dict(number=1, repeat=2, rounds=4, warmup_time=0, timeout=600)
+
+#: Fresh probe processes per combination behind each ``track_`` figure (their median).
+PROBE_RUNS = 3
+#: The figures the ``track_`` benchmarks read, from the catalog.
+FIGURES = tuple(f.name for f in PROBE_FIGURES)
+
+#: The suite's own pyproject.toml, for [tool.embedload.models]; set by benchmarks/common.py
+#: (asv runs benchmarks from a temporary folder, so walking up from there finds nothing).
+PYPROJECT: Path | None = None
+
+
+def config():
+    try:
+        return load_config(PYPROJECT if PYPROJECT is not None and PYPROJECT.is_file() else None)
+    except ConfigError as exc:
+        raise NotAvailable(str(exc).splitlines()[0]) from None
+
+
+def resolve(model):
+    """The resolved model, or a skip with a one-line reason."""
+    try:
+        return resolve_model(model, config())
+    except ModelError as exc:
+        raise NotAvailable(getattr(exc, "summary", str(exc).splitlines()[0])) from None
+
+
+def measurable(runtime, cache):
+    return check_measurable(runtime, cache)
+
+
+def loaded_folder(model, runtime):
+    """The folder the runtime's stages load: the model's, or the one ``embedload prepare`` made.
+
+    Unprepared: a skip naming the command. Prepared but computing another vector: a failure.
+    """
+    if not runtime.prepared:
+        return model
+    return model_for(model, runtime)
+
+
+def make_warm(runtime, model_path, device):
+    """Read every file the stages read, so that warm samples find them in the page cache."""
+    files = pagecache.stage_files(runtime, model_path, device)
+    pagecache.load(files.get("total", files["import"]))
+
+
+def make_cold_sources(runtime, model_path, device, label):
+    """Per stage: untimed source that evicts what the stage reads, failing the sample unless cold."""
+    drop = os.environ.get("EMBEDLOAD_DROP_CACHES") == "1"
+    return {
+        stage: pagecache.helper_source(pagecache.write_file_list(files), f"{label}|{stage}", drop)
+        for stage, files in pagecache.stage_files(runtime, model_path, device).items()
+    }
+
+
+@contextlib.contextmanager
+def recorded(benchmark, params):
+    """Keep the reason for a skip or a setup failure, which asv prints but does not save."""
+    name = f"{type(benchmark).__module__.rsplit('.', 1)[-1]}.{type(benchmark).__qualname__}"
+    try:
+        yield
+    except NotImplementedError as exc:
+        reasons.record(name, params, "skipped", str(exc))
+        raise
+    except Exception as exc:
+        reasons.record(name, params, "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        raise
+
+
+def probe_key(model, runtime, cache):
+    return f"{model}|{runtime}|{cache}"
+
+
+def probe_all_combinations():
+    """``PROBE_RUNS`` probe runs of every measurable combination: {key: {figure: median}} or a reason."""
+    figures = {}
+    for model in MODELS:
+        for runtime in RUNTIMES:
+            for cache in CACHES:
+                key = probe_key(model, runtime, cache)
+                try:
+                    measurable(runtime, cache)
+                    resolved = resolve(model)
+                    runs = [run_probe(resolved, runtime, cache) for _ in range(PROBE_RUNS)]
+                    values = {name: [v for v in (probe_figure(run, name) for run in runs) if v is not None]
+                              for name in FIGURES}
+                except NotAvailable as exc:
+                    figures[key] = {"skip": str(exc)}
+                    continue
+                except ProbeError as exc:
+                    figures[key] = {"error": f"{exc}\n{exc.stderr[-4000:]}"}
+                    continue
+                except RuntimeError as exc:  # e.g. prepared.CheckFailed: it computes something else
+                    figures[key] = {"error": f"{type(exc).__name__}: {exc}"}
+                    continue
+                figures[key] = {name: statistics.median(v) for name, v in values.items() if v}
+    return figures
+
+
+probe_all_combinations.timeout = 1800
