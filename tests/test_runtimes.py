@@ -28,7 +28,7 @@ def prepared_root(tmp_path, monkeypatch):
 
 
 def test_missing_package_skips_with_the_pip_command(monkeypatch):
-    monkeypatch.setattr(runtimes, "_importable", lambda name: False)
+    monkeypatch.setattr(runtimes, "importable", lambda name: False)
     with pytest.raises(runtimes.NotAvailable) as err:
         runtimes.check_measurable("st-onnx", "warm")
     assert "onnxruntime" in str(err.value)
@@ -141,7 +141,7 @@ def test_a_runtime_that_computes_something_else_fails_loudly(runtimes_python, ti
 def test_prepare_cli_exit_codes(monkeypatch, prepared_root, capsys):
     from embedload.cli import main
 
-    monkeypatch.setattr(runtimes, "_importable", lambda name: False)
+    monkeypatch.setattr(runtimes, "importable", lambda name: False)
     assert main(["prepare", "--runtime", "fastembed"]) == 2
     assert "pip install -c constraints.txt 'embedload[fastembed]'" in capsys.readouterr().err
     assert main(["prepare", "--skip-missing"]) == 2  # everything skipped: nothing prepared is not a pass

@@ -44,7 +44,7 @@ def test_enough_samples_for_mann_whitney():
     ],
 )
 def test_unavailable_combinations_skip_with_one_line_reason(args, reason, monkeypatch):
-    monkeypatch.setattr(runtimes, "_importable", lambda name: False)  # as in the main stack's env
+    monkeypatch.setattr(runtimes, "importable", lambda name: False)  # as in the main stack's env
     with pytest.raises(NotImplementedError) as err:
         bench_timing.Load().setup(*args)
     assert str(err.value).startswith(reason)

@@ -18,13 +18,13 @@ from tabulate import tabulate
 from . import __version__
 from .children import Terminated, raise_on_sigterm
 from .config import ConfigError, load_config
-from .files import OutputError, check_writable, write_new_file
+from .files import OutputError, check_writable, dump_json, write_new_file
 from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, MAX_THRESHOLD, evaluate, judge_results, load_baseline_file
 from .importtime import format_imports, profile_imports
 from .models import DEFAULT_MODEL, ModelError, model_statuses, resolve_model
 from .prepare import CheckFailed, prepare, prepared_root
 from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
-from .profile import dump, measurements_from_runs, profile_document, profile_runs, stderr_progress
+from .profile import measurements_from_runs, profile_document, profile_runs, stderr_progress
 from .report import RENDERERS, format_probe, format_results_table
 from .results import ResultsError, asv_env_python, default_machine, load_commit_results
 from .runtimes import (
@@ -36,9 +36,9 @@ from .runtimes import (
     check_measurable,
     device_from_env,
     get_runtime,
+    importable,
     loader_runtime,
 )
-from .runtimes import _importable as importable
 from .targets import load_targets
 from .units import format_bytes
 
@@ -274,7 +274,7 @@ def _cmd_profile(args) -> int:
     document = profile_document(runs, args.argv)
     if args.save_runs:
         try:
-            write_new_file(Path(args.save_runs), dump(document), force=args.force)
+            write_new_file(Path(args.save_runs), dump_json(document), force=args.force)
         except OutputError as exc:
             kept = _keep_runs(document)
             raise UserError(f"{exc}; the {len(runs)} run(s) are kept in {kept}") from None
@@ -303,7 +303,7 @@ def _keep_runs(document: dict) -> str:
 
     fd, path = tempfile.mkstemp(prefix="embedload-profile-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(dump(document))
+        f.write(dump_json(document))
     return path
 
 

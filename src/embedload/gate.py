@@ -82,11 +82,6 @@ class Comparison:
             return self.current / self.baseline
         return None
 
-    @property
-    def color(self) -> str:
-        """The table `asv compare --split` puts this benchmark in."""
-        return {"regressed": "red", "newly-failed": "red", "improved": "green", "fixed": "green",
-                "not-comparable": "lightgrey"}.get(self.status, "default")
 
 
 @dataclass

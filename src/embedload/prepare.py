@@ -20,7 +20,6 @@ A runtime that fails it is never measured: it would load fast and compute someth
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 import sys
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 
 from .children import ChildTimeout, child_environ, run_child
-from .files import write_new_file
+from .files import dump_json, write_new_file
 from .models import ResolvedModel
 from .prepared import (  # noqa: F401  (re-exported: the names older benchmarks and callers use)
     MANIFEST,
@@ -90,7 +89,7 @@ def _run_prepare_child(runtime: Runtime, model: ResolvedModel, out: Path, python
 
 
 def _write_json_atomic(path: Path, doc: dict) -> None:
-    write_new_file(path, json.dumps(doc, indent=1), force=True)
+    write_new_file(path, dump_json(doc), force=True)
 
 
 def ensure_reference(model: ResolvedModel, python: str | None, progress) -> list[float]:

@@ -62,9 +62,6 @@ class ProbeError(RuntimeError):
         super().__init__(message)
         self.stderr = stderr
 
-    def last_error_line(self) -> str:
-        lines = [line for line in self.stderr.strip().splitlines() if line.strip()]
-        return lines[-1].strip() if lines else ""
 
 
 def run_probe(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from .files import dump_json
 from .probe import run_probe
 from .profilefile import (  # noqa: F401  (probe_figure: the name older benchmarks import from here)
     SCHEMA,
@@ -39,10 +38,6 @@ def profile_runs(models, runtime: str, cache: str, runs: int, *, timeout: float,
                     f"first encode {s['first_encode']['seconds']:.3f}{cold})"
                 )
     return results
-
-
-def dump(doc: dict) -> str:
-    return dump_json(doc)
 
 
 def stderr_progress(line: str) -> None:

@@ -9,7 +9,6 @@ profile can be a gate baseline.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import platform
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from asv_runner.statistics import compute_stats
 
 from .catalog import BENCHMARK_BY_STAGE, FIGURE_UNITS, IMPORT_BENCHMARK, PARTS, PROBE_BENCHMARKS
 from .probe import probe_figure  # noqa: F401  (re-exported: older benchmarks import it from embedload.profile)
-from .results import Measurement, ResultsError
+from .results import Measurement, ResultsError, is_finite_number
 
 SCHEMA = "embedload.profile/1"
 
@@ -88,10 +87,10 @@ def _run_problem(run) -> str | None:
         for key in ("seconds", "peak_rss", "peak_increase"):
             value = entry.get(key)
             if key == "seconds" or value is not None:
-                if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                if not is_finite_number(value):
                     return f"stage {stage!r} has {key} {value!r}, not a finite number"
     growth = run.get("rss_growth")
-    if not isinstance(growth, (int, float)) or isinstance(growth, bool) or not math.isfinite(growth):
+    if not is_finite_number(growth):
         return f"rss_growth {growth!r} is not a finite number"
     return None
 

@@ -313,6 +313,11 @@ def _stack(result) -> str:
 _STATS_NEEDED = ("ci_99_a", "ci_99_b", "q_25", "q_75")
 
 
+def is_finite_number(x) -> bool:
+    """A real number (not a bool), finite."""
+    return _number(x) and math.isfinite(x)
+
+
 def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -348,7 +353,7 @@ def _check_shape(result, key: str, params, values, stats, samples, source: str) 
                 continue
             items = row.values() if column == "stats" and isinstance(row, dict) else row
             if not isinstance(row, dict if column == "stats" else list) or not all(
-                (x is None and column == "stats") or (_number(x) and math.isfinite(x)) for x in items
+                (x is None and column == "stats") or is_finite_number(x) for x in items
             ):
                 raise bad(f"has {column} that are not finite numbers")
             if column == "stats" and row and not all(_number(row.get(k)) for k in _STATS_NEEDED):

@@ -246,7 +246,7 @@ def get_runtime(name: str) -> Runtime:
         raise ValueError(f"unknown runtime {name!r}; expected one of {', '.join(RUNTIME_NAMES)}") from None
 
 
-def _importable(module: str) -> bool:
+def importable(module: str) -> bool:
     """Whether ``module`` can be imported, without importing it (parents of a dotted name are)."""
     import importlib.util
 
@@ -273,7 +273,7 @@ def check_measurable(runtime: str, cache: str, python: str | None = None) -> Run
         raise ValueError(f"unknown cache state {cache!r}; expected one of {', '.join(CACHE_STATES)}")
     if rt.unavailable:
         raise NotAvailable(rt.unavailable)
-    missing = [name for name in rt.needs if not _importable(name)] if runs_here(python) else []
+    missing = [name for name in rt.needs if not importable(name)] if runs_here(python) else []
     if missing:
         raise NotAvailable(f"{rt.name} needs {', '.join(missing)}, not installed here: {rt.install_hint()}")
     if cache in CACHE_UNAVAILABLE:
