@@ -1,10 +1,14 @@
 """The gate: exit codes, bad inputs, any asv suite, formats."""
 
+import contextlib
+import io
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import jsonschema
@@ -12,6 +16,7 @@ import pytest
 from conftest import REPO
 from foreign_suite import ForeignSuite
 
+from embedload.cli import main
 from embedload.config import Config, ConfigError, load_config
 from embedload.gate import evaluate
 from embedload.report import render_json, render_junit, render_markdown, render_text
@@ -19,8 +24,22 @@ from embedload.results import Measurement
 from embedload.targets import load_targets
 
 
-def gate(*args, cwd, env=None):
-    return subprocess.run([sys.executable, str(REPO / "tools" / "gate.py"), *args], cwd=cwd, env=env,
+def gate(*args, cwd):
+    """``embedload gate`` in this process (the command as a library call); see gate_script for the script."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = main(["gate", *args])
+    finally:
+        os.chdir(old)
+    return subprocess.CompletedProcess(["embedload", "gate", *args], code, stdout.getvalue(), stderr.getvalue())
+
+
+def gate_script(*args, cwd):
+    """tools/gate.py, end to end in its own process (what CI runs)."""
+    return subprocess.run([sys.executable, str(REPO / "tools" / "gate.py"), *args], cwd=cwd,
                           capture_output=True, text=True)
 
 
@@ -41,7 +60,7 @@ def _gate_args(suite, *more):
 
 def test_foreign_regression_exit_1_and_agrees_with_asv_compare(foreign):
     a, b, _ = foreign.commits
-    out = gate(*_gate_args(foreign, "--commit", b, "--baseline", a, "--format", "json"), cwd=foreign.root)
+    out = gate_script(*_gate_args(foreign, "--commit", b, "--baseline", a, "--format", "json"), cwd=foreign.root)
     assert out.returncode == 1, out.stdout + out.stderr
     report = json.loads(out.stdout)
     ours = {c["benchmark"] for c in report["comparisons"] if c["status"] == "regressed"}
@@ -97,7 +116,7 @@ def test_missing_results_dir(foreign):
 
 
 def test_unknown_commit(foreign):
-    out = gate(*_gate_args(foreign, "--commit", "no-such-branch"), cwd=foreign.root)
+    out = gate_script(*_gate_args(foreign, "--commit", "no-such-branch"), cwd=foreign.root)
     assert out.returncode == 2
     assert "--commit 'no-such-branch' is neither a git ref here" in out.stderr
 
@@ -185,10 +204,10 @@ def test_target_layering(tmp_path):
         '[tool.embedload.targets.models."big"]\ninit = 5\n[tool.embedload.targets.models."big".cold]\ninit = 7\n'
     )
     table = load_targets(load_config(pyproject))
-    assert table.for_("small", "warm") == {"total": 6, "import": 1.0, "init": 3.0, "first_encode": 0.2, "memory_mb": 500}
-    assert table.for_("small", "cold")["total"] == 9
-    assert table.for_("big", "warm")["init"] == 5 and table.for_("big", "cold")["init"] == 7
-    assert table.for_("big", "cold")["total"] == 9
+    assert table.applying_to("small", "warm") == {"total": 6, "import": 1.0, "init": 3.0, "first_encode": 0.2, "memory_mb": 500}
+    assert table.applying_to("small", "cold")["total"] == 9
+    assert table.applying_to("big", "warm")["init"] == 5 and table.applying_to("big", "cold")["init"] == 7
+    assert table.applying_to("big", "cold")["total"] == 9
 
 
 # --- our suite's results, built in memory -------------------------------------------------------

@@ -91,3 +91,33 @@ def test_output_is_the_report_as_for_the_gate(tiny_model, tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout == "" and report.read_text().startswith("## ") and "| model | runtime |" in report.read_text()
     assert f"report written to {report} (markdown)" in out.stderr
+
+
+def test_profile_is_a_library_call(tiny_model, empty_config, tmp_path):
+    """The command without its CLI: keyword arguments in, a judged report and the runs out."""
+    from embedload.config import load_config
+    from embedload.profile import profile as run_profile
+
+    lines = []
+    result = run_profile([str(tiny_model)], config=load_config(), runs=1, save_runs=tmp_path / "runs.json",
+                         progress=lines.append)
+    assert result.exit_code == 0 and not result.gated
+    assert len(result.document["runs"]) == 1 and (tmp_path / "runs.json").is_file()
+    assert [r.runtime for r in result.report.rows] == ["st-torch"]
+    assert any(line.startswith("[1/1]") for line in lines)
+
+    against = run_profile([str(tiny_model)], config=load_config(), runs=1, baseline=tmp_path / "runs.json")
+    assert against.gated and against.report.comparisons and against.exit_code in (0, 1)
+
+
+def test_profile_refuses_bad_options_before_measuring(tiny_model, empty_config, tmp_path):
+    from embedload.config import UsageError, load_config
+    from embedload.profile import profile as run_profile
+
+    lines = []
+    for kwargs, expected in (({"drop_caches": True}, "--drop-caches only applies with --cold-start"),
+                             ({"runs": 0}, "--runs must be at least 1"),
+                             ({"runtime": "st-onnx", "loader": "m:f"}, "cannot be combined with --runtime st-onnx")):
+        with pytest.raises(UsageError, match=expected):
+            run_profile([str(tiny_model)], config=load_config(), progress=lines.append, **kwargs)
+    assert lines == []  # nothing was measured

@@ -132,18 +132,18 @@ def test_outputs_are_checked_before_any_measurement(sandbox, output, expected):
 
 
 def test_runs_are_kept_when_the_output_appears_meanwhile(sandbox, tiny_model, monkeypatch, capsys):
-    from embedload import cli
+    from embedload import cli, profile
 
     tmp_path, env = sandbox
     target = tmp_path / "runs.json"
-    real = cli.profile_runs
+    real = profile.profile_runs
 
     def runs_then_someone_writes(*a, **kw):
         runs = real(*a, **kw)
         target.write_text("someone else's")
         return runs
 
-    monkeypatch.setattr(cli, "profile_runs", runs_then_someone_writes)
+    monkeypatch.setattr(profile, "profile_runs", runs_then_someone_writes)
     code = cli.main(["profile", "--model", str(tiny_model), "--runs", "1", "--save-runs", str(target)])
     err = capsys.readouterr().err
     kept = Path(err.split("are kept in ")[1].split()[0]) if "are kept in " in err else None
@@ -166,8 +166,8 @@ def test_output_files_follow_the_umask(tmp_path):
 
 @pytest.mark.parametrize("args, env_extra, pyproject, expected", [
     (["probe"], {"EMBEDLOAD_DEVICE": "bogus"}, None, "EMBEDLOAD_DEVICE='bogus' is not a device"),
-    (["prepare", "--python", "/nonexistent"], {}, None, "--python /nonexistent is not an executable file"),
-    (["imports", "--python", "/nonexistent"], {}, None, "--python /nonexistent is not an executable file"),
+    (["prepare", "--python", "/nonexistent"], {}, None, "argument --python: /nonexistent is not an executable file"),
+    (["imports", "--python", "/nonexistent"], {}, None, "argument --python: /nonexistent is not an executable file"),
     (["models"], {}, "tool = 1\n", "'tool' must be a table"),
     (["models"], {}, b"[tool.embedload]\nloader = '\xff\xfe'\n", "is not UTF-8 text"),
     (["probe", "--timeout", "nan"], {}, None, "--timeout is a number of seconds above 0"),

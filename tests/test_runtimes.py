@@ -41,7 +41,7 @@ def test_every_runtime_is_defined_once_with_its_stages():
         rt = runtimes.get_runtime(name)
         assert not rt.unavailable
         assert all(rt.code(stage) for stage in runtimes.PARTS)
-        assert rt.prepared == (name != "st-torch")
+        assert rt.needs_preparing == (name != "st-torch")
     assert runtimes.get_runtime("st-onnx-int8").min_cosine == 0.99
     assert runtimes.get_runtime("fastembed").min_cosine == 0.999
     assert "sentence_transformers" not in runtimes.get_runtime("fastembed").code("total")  # no torch

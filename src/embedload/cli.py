@@ -17,36 +17,28 @@ from tabulate import tabulate
 
 from . import __version__
 from .children import Terminated, raise_on_sigterm
-from .config import ConfigError, load_config
-from .files import OutputError, check_writable, dump_json, write_new_file
-from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, MAX_THRESHOLD, evaluate, judge_results, load_baseline_file
+from .config import ConfigError, UsageError, load_config
+from .files import OutputError, check_writable, write_new_file
+from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, MAX_THRESHOLD, judge_results
 from .importtime import format_imports, profile_imports
 from .models import DEFAULT_MODEL, ModelError, model_statuses, resolve_model
-from .prepare import CheckFailed, prepare, prepared_root
+from .prepare import prepare_all, prepared_root
 from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
-from .profile import measurements_from_runs, profile_document, profile_runs, stderr_progress
+from .profile import profile, stderr_progress
 from .report import RENDERERS, format_probe, format_results_table
 from .results import ResultsError, asv_env_python, default_machine, load_commit_results
 from .runtimes import (
     CACHE_STATES,
     LOADER_RUNTIME,
     RUNTIME_NAMES,
-    RUNTIMES,
     NotAvailable,
     check_measurable,
+    choose_runtime,
     device_from_env,
-    get_runtime,
-    importable,
-    loader_runtime,
 )
-from .targets import load_targets
 from .units import format_bytes
 
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """Shown as ``embedload: error: <message>`` with exit code 2."""
 
 
 def _cmd_models(args) -> int:
@@ -82,31 +74,17 @@ def _cmd_models(args) -> int:
 
 def _runtime_arg(args, config):
     """The runtime to measure: a name, or ``loader`` (``--loader`` or [tool.embedload] loader)."""
-    if args.runtime != LOADER_RUNTIME and not args.loader:
-        return args.runtime
-    if args.loader and args.runtime not in ("st-torch", LOADER_RUNTIME):
-        raise UserError(f"--loader measures your loader; it cannot be combined with --runtime {args.runtime}")
-    spec = args.loader or config.loader()
-    if not spec:
-        raise UserError("--runtime loader needs --loader module:callable or [tool.embedload] loader in pyproject.toml")
-    try:
-        runtime = loader_runtime(spec)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    module = spec.split(":", 1)[0]
-    if not importable(module):
-        raise UserError(f"loader module {module!r} is not importable here: install it, or add its folder to PYTHONPATH")
-    return runtime
+    return choose_runtime(args.runtime, args.loader, config.loader() if (args.loader or args.runtime == LOADER_RUNTIME) else None)
 
 
 def _cmd_probe(args) -> int:
     config = load_config(args.config)
     model = resolve_model(args.model, config)
-    _check_device()
+    device_from_env()
     try:
         result = run_probe(model, _runtime_arg(args, config), args.cache, timeout=args.timeout)
     except ProbeError as exc:
-        raise UserError(_probe_error_text(exc, args.verbose)) from None
+        raise UsageError(_probe_error_text(exc, args.verbose)) from None
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
@@ -122,66 +100,33 @@ def _probe_error_text(exc: ProbeError, verbose: bool) -> str:
     return f"{exc}\n--- last lines of the child's stderr ---\n{tail}"
 
 
-def _check_device() -> str:
-    try:
-        return device_from_env()
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _check_python(python: str | None) -> None:
-    if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
-        raise UserError(f"--python {python} is not an executable file; name an interpreter, e.g. .venv-runtimes/bin/python")
-
-
-def _check_drop_caches() -> None:
-    if not os.access("/proc/sys/vm/drop_caches", os.W_OK):
-        raise UserError("--drop-caches needs root (it writes /proc/sys/vm/drop_caches); run as root, or leave it out: "
-                        "--cold-start alone evicts the load's own files without root")
+def _executable(text: str) -> str:
+    """An argparse type: an executable file (--python)."""
+    if not (os.path.isfile(text) and os.access(text, os.X_OK)):
+        raise argparse.ArgumentTypeError(f"{text} is not an executable file; name an interpreter, e.g. .venv-runtimes/bin/python")
+    return text
 
 
 def _cmd_prepare(args) -> int:
     config = load_config(args.config)
-    _check_python(args.python)
-    python = args.python
-    if args.asv_config:
-        python = asv_env_python(None, args.asv_config)
+    python = asv_env_python(None, args.asv_config) if args.asv_config else args.python
     if python:
         print(f"preparing with {python}", file=sys.stderr)
-    wanted = args.runtime or ["all"]
-    names = [n for n in RUNTIME_NAMES if RUNTIMES[n].prepared] if "all" in wanted else wanted
     models = [resolve_model(name, config) for name in (args.model or [DEFAULT_MODEL])]
     print(f"prepared folders go to {prepared_root()} (set EMBEDLOAD_PREPARED to move them)", file=sys.stderr, flush=True)
-    failed = skipped = done = 0
-    for model in models:
-        for name in names:
-            rt = get_runtime(name)
-            if not rt.prepared:
-                print(f"{name}: nothing to prepare (it loads the model folder itself)", file=sys.stderr)
-                done += 1
-                continue
-            try:
-                manifest = prepare(model, rt, python=python, force=args.force, progress=stderr_progress)
-            except NotAvailable as exc:
-                if not args.skip_missing:
-                    raise
-                skipped += 1
-                print(f"{name}: skipped: {exc}", file=sys.stderr)
-                continue
-            except (CheckFailed, RuntimeError, ProbeError) as exc:
-                failed += 1
-                print(f"embedload: error: {exc}", file=sys.stderr)
-                continue
-            done += 1
-            check = manifest["check"]
-            print(f"{model.name}  {name:<13} cos {check['cosine']:.6f} (>= {check['min_cosine']})  {manifest['folder']}")
-    if skipped:
-        print(f"{skipped} runtime(s) skipped: their packages are not installed (see above)", file=sys.stderr)
-    if failed:
-        return 1
-    if not done:
-        raise UserError("nothing was prepared: every runtime asked for was skipped")
-    return 0
+    result = prepare_all(models, args.runtime or ["all"], python=python, force=args.force,
+                         skip_missing=args.skip_missing, progress=stderr_progress)
+    for o in result.outcomes:
+        if o.status == "made":
+            check = o.manifest["check"]
+            print(f"{o.model}  {o.runtime:<13} cos {check['cosine']:.6f} (>= {check['min_cosine']})  {o.message}")
+        elif o.status == "failed":
+            print(f"embedload: error: {o.message}", file=sys.stderr)
+        else:
+            print(f"{o.runtime}: {o.status}: {o.message}", file=sys.stderr)
+    if result.of("skipped"):
+        print(f"{len(result.of('skipped'))} runtime(s) skipped: their packages are not installed (see above)", file=sys.stderr)
+    return result.exit_code
 
 
 def _cmd_show(args) -> int:
@@ -248,74 +193,30 @@ def _cmd_gate(args) -> int:
 
 def _cmd_profile(args) -> int:
     config = load_config(args.config)
-    if args.drop_caches and not args.cold_start:
-        raise UserError("--drop-caches only applies with --cold-start")
-    # Everything that could stop the run at the end is checked before the first measurement.
-    for path, option in ((args.output, "--output"), (args.save_runs, "--save-runs")):
-        if path:
-            check_writable(path, force=args.force, option=option)
-    load_targets(config)
-    _check_device()
-    if args.drop_caches:
-        _check_drop_caches()
-    runtime = _runtime_arg(args, config)
-    models = [resolve_model(name, config) for name in (args.model or [DEFAULT_MODEL])]
-    baseline = baseline_name = None
-    if args.baseline:
-        baseline, baseline_name = load_baseline_file(Path(args.baseline), None)
-    cache = "cold" if args.cold_start else "warm"
-    print(f"profiling {', '.join(m.name for m in models)} with {args.loader or args.runtime} ({cache}), {args.runs} fresh process(es) each",
-          file=sys.stderr, flush=True)
+    if args.output:
+        check_writable(args.output, force=args.force)
     try:
-        runs = profile_runs(models, runtime, cache, args.runs, timeout=args.timeout,
-                            progress=stderr_progress, drop_caches=args.drop_caches)
+        result = profile(
+            args.model or [DEFAULT_MODEL], config=config, runtime=args.runtime, loader=args.loader, runs=args.runs,
+            cold_start=args.cold_start, drop_caches=args.drop_caches, timeout=args.timeout,
+            baseline=args.baseline and Path(args.baseline), baseline_env=args.baseline_env, threshold=args.threshold,
+            imports=args.imports, save_runs=args.save_runs and Path(args.save_runs), force=args.force,
+            argv=args.argv, progress=stderr_progress,
+        )
     except ProbeError as exc:
-        raise UserError(_probe_error_text(exc, args.verbose)) from None
-    document = profile_document(runs, args.argv)
-    if args.save_runs:
-        try:
-            write_new_file(Path(args.save_runs), dump_json(document), force=args.force)
-        except OutputError as exc:
-            kept = _keep_runs(document)
-            raise UserError(f"{exc}; the {len(runs)} run(s) are kept in {kept}") from None
-        print(f"runs saved to {args.save_runs}", file=sys.stderr)
-    first = runs[0]
-    imports = None
-    if args.imports:
-        code = (get_runtime(runtime) if isinstance(runtime, str) else runtime).import_code
-        print("attributing the import (-X importtime, 3 fresh processes)", file=sys.stderr, flush=True)
-        imports = profile_imports(code, runs=3, progress=stderr_progress)
-    report = evaluate(
-        measurements_from_runs(runs), config=config, commit="(working tree)", machine=document["machine"],
-        baseline=baseline, baseline_name=baseline_name, threshold=args.threshold,
-        fail_on=("regressions",) if baseline is not None else ("targets",),
-        env={"EMBEDLOAD_DEVICE": first["device"]}, versions=first["versions"], source="profile",
-        imports=imports, baseline_env=args.baseline_env,
-    )
-    _emit(report, args)
-    # The profiler reports; it fails only on a regression against --baseline (or on no data).
-    return report.exit_code if (baseline is not None or report.problems) else 0
-
-
-def _keep_runs(document: dict) -> str:
-    """Measurements are never lost: a file of their own, when --save-runs could not be written."""
-    import tempfile
-
-    fd, path = tempfile.mkstemp(prefix="embedload-profile-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(dump_json(document))
-    return path
+        raise UsageError(_probe_error_text(exc, args.verbose)) from None
+    _emit(result.report, args)
+    return result.exit_code
 
 
 def _cmd_imports(args) -> int:
-    _check_python(args.python)
     runtime = check_measurable(args.runtime, "warm", python=args.python)
     where = f" with {args.python}" if args.python else ""
     print(f"running -X importtime of {args.runtime}'s import in {args.runs} fresh process(es){where}", file=sys.stderr, flush=True)
     try:
         result = profile_imports(runtime.import_code, runs=args.runs, python=args.python, progress=stderr_progress)
     except RuntimeError as exc:
-        raise UserError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     result["runtime"] = args.runtime
     if args.format == "json":
         print(json.dumps(result, indent=2))
@@ -325,17 +226,18 @@ def _cmd_imports(args) -> int:
 
 
 def _results_dir_from_asv_conf(conf_path: str = "asv.conf.json") -> Path:
-    """``results_dir`` from asv.conf.json, read with asv's own loader (it allows comments)."""
+    """``results_dir`` of asv.conf.json, read with asv's own ``Config.load`` (as ``asv compare`` reads it)."""
     path = Path(conf_path)
     if not path.is_file():
-        raise UserError(f"no {conf_path} in {Path.cwd()}; run from the suite's folder or pass --results DIR")
+        raise UsageError(f"no {conf_path} in {Path.cwd()}; run from the suite's folder or pass --results DIR")
     from asv import util
+    from asv.config import Config
 
     try:
-        conf = util.load_json(str(path), js_comments=True)
+        conf = Config.load(str(path))
     except util.UserError as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
-    return (path.parent / conf.get("results_dir", "results")).resolve()
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    return (path.parent / conf.results_dir).resolve()
 
 
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
@@ -424,7 +326,7 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", action="append", choices=RUNTIME_NAMES + ("all",), default=None,
                    help="runtime to prepare; repeat for several, or 'all' (default: all)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--python", metavar="PATH", help="interpreter whose packages make and check the files (default: this one)")
+    where.add_argument("--python", metavar="PATH", type=_executable, help="interpreter whose packages make and check the files (default: this one)")
     where.add_argument("--asv-config", metavar="FILE", help="use the interpreter of the (only) environment of this asv config, e.g. asv.runtimes.conf.json")
     p.add_argument("--skip-missing", action="store_true", help="skip runtimes whose packages are not installed, instead of failing")
     p.add_argument("--force", action="store_true", help="make the folders again even if they exist")
@@ -485,7 +387,7 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES)
     p.add_argument("--runs", type=int, default=5, help="fresh processes (default: %(default)s)")
     p.add_argument("--top", type=int, default=12, help="distributions to list (default: %(default)s)")
-    p.add_argument("--python", metavar="PATH", help="interpreter to measure (default: this one), e.g. .venv-runtimes/bin/python")
+    p.add_argument("--python", metavar="PATH", type=_executable, help="interpreter to measure (default: this one), e.g. .venv-runtimes/bin/python")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_imports)
     return parser
@@ -500,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     raise_on_sigterm()
     try:
         return args.func(args)
-    except (UserError, ModelError, ConfigError, ResultsError, NotAvailable, OutputError) as exc:
+    except (UsageError, ModelError, ConfigError, ResultsError, NotAvailable, OutputError) as exc:
         print(f"embedload: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

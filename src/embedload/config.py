@@ -23,6 +23,10 @@ class ConfigError(ValueError):
     """A ``pyproject.toml`` that cannot be used, with the file and key named."""
 
 
+class UsageError(ValueError):
+    """Options that cannot be used (together, here, or at all): one line saying what to do; exit 2."""
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None

@@ -85,7 +85,9 @@ class Comparison:
 
 
 @dataclass
-class GateReport:
+class Report:
+    """A judgement (the gate's, or the profiler's): rows, target checks, comparisons, and the exit."""
+
     commit: str
     machine: str
     baseline: str | None
@@ -162,7 +164,7 @@ def check_targets(rows: list[LoadRow], config: Config) -> list[TargetCheck]:
     table = load_targets(config)
     checks = []
     for row in rows:
-        targets = table.for_(row.model, row.cache)
+        targets = table.applying_to(row.model, row.cache)
         for metric, (_default, unit, label) in METRICS.items():
             if metric == "memory_mb":
                 growth = row.probe.get("rss_growth")
@@ -277,7 +279,7 @@ def evaluate(
     imports: dict | None = None,
     baseline_env: str | None = None,
     allow_failures: bool = False,
-) -> GateReport:
+) -> Report:
     rows = rows_from_measurements(current)
     checks = check_targets(rows, config)
     problems = []
@@ -303,7 +305,7 @@ def evaluate(
         problems.append("--fail-on regressions needs --baseline")
     if "targets" in fail_on and "regressions" not in fail_on and ok and not checks:
         problems.append("--fail-on targets, but no benchmark of embedload's suite was measured")
-    report = GateReport(
+    report = Report(
         commit=commit, machine=machine, baseline=baseline_name, threshold=threshold, fail_on=tuple(fail_on),
         rows=rows, checks=checks, comparisons=comparisons, not_measured=not_measured,
         recommendations=[], env=dict(env or {}), versions=dict(versions or {}), problems=problems, source=source,
@@ -364,7 +366,7 @@ def judge_results(
     results_dir: Path, *, config: Config, machine: str | None = None, commit: str = "HEAD",
     baseline: str | None = None, baseline_env: str | None = None, threshold: float = DEFAULT_THRESHOLD,
     fail_on: tuple[str, ...] = FAIL_ON_CHOICES, allow_failures: bool = False,
-) -> GateReport:
+) -> Report:
     """``embedload gate``: the current commit's asv results against targets and a baseline.
 
     ``baseline`` is a git ref or results hash, or a file: a file is a path that exists or ends

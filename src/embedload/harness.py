@@ -72,7 +72,7 @@ def loaded_folder(model, runtime):
 
     Unprepared: a skip naming the command. Prepared but computing another vector: a failure.
     """
-    if not runtime.prepared:
+    if not runtime.needs_preparing:
         return model
     return model_for(model, runtime)
 
@@ -80,7 +80,7 @@ def loaded_folder(model, runtime):
 def make_warm(runtime, model_path, device):
     """Read every file the stages read, so that warm samples find them in the page cache."""
     files = pagecache.stage_files(runtime, model_path, device)
-    pagecache.load(files.get("total", files["import"]))
+    pagecache.read_into_cache(files.get("total", files["import"]))
 
 
 def make_cold_sources(runtime, model_path, device, label):

@@ -94,7 +94,7 @@ def folder_size(path: Path) -> int:
 
 
 def hub_cache_dir() -> Path:
-    """The hub cache folder, following huggingface_hub's own environment variables."""
+    """The hub cache folder, by huggingface_hub's rule, read now (huggingface_hub reads it once, at import)."""
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"]).expanduser()
     if os.environ.get("HF_HOME"):
@@ -104,15 +104,14 @@ def hub_cache_dir() -> Path:
 
 
 def _hub_snapshot(hub_id: str, cache: Path) -> Path | None:
-    """The snapshot folder that ``refs/main`` points at in the hub cache layout, if present."""
-    repo = cache / ("models--" + hub_id.replace("/", "--"))
-    ref = repo / "refs" / "main"
-    if ref.is_file():
-        snapshot = repo / "snapshots" / ref.read_text().strip()
-        if snapshot.is_dir():
-            return snapshot
-    snapshots = sorted((repo / "snapshots").glob("*")) if (repo / "snapshots").is_dir() else []
-    return snapshots[-1] if snapshots else None
+    """The snapshot huggingface_hub itself would load offline (``refs/main``), if the cache has it."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(hub_id, cache_dir=cache, local_files_only=True))
+    except (LocalEntryNotFoundError, HFValidationError, OSError):
+        return None
 
 
 def _packaged_folder(import_name: str, subfolder: str) -> Path | None:

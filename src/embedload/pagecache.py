@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import json
 import mmap
@@ -29,6 +30,7 @@ import tempfile
 from pathlib import Path
 
 from .children import ChildTimeout, child_environ, describe_exit, run_child
+from .config import UsageError
 from .reasons import REASONS_SUBDIR, file_stem
 from .runtimes import PARTS, bindings
 
@@ -37,19 +39,17 @@ COLD_MAX_RESIDENT = 0.01
 EVICT_ATTEMPTS = 3
 
 _PAGE = mmap.PAGESIZE
-_libc = None
 
 
-def _c():
-    global _libc
-    if _libc is None:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.mmap.restype = ctypes.c_void_p
-        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-        libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
-        _libc = libc
-    return _libc
+@functools.cache
+def _libc():
+    """libc with the signatures of mmap, munmap and mincore (residency is read with mincore)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
+    return libc
 
 
 def file_residency(path: str) -> tuple[int, int]:
@@ -59,7 +59,7 @@ def file_residency(path: str) -> tuple[int, int]:
         size = os.fstat(fd).st_size
         if size == 0:
             return 0, 0
-        libc = _c()
+        libc = _libc()
         addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
         if addr in (None, ctypes.c_void_p(-1).value):
             raise OSError(ctypes.get_errno(), f"mmap failed for {path}")
@@ -104,7 +104,7 @@ def evict(paths) -> None:
             os.close(fd)
 
 
-def load(paths) -> dict:
+def read_into_cache(paths) -> dict:
     """Read every file once so its pages are in the page cache (what "warm" means); residency after."""
     for path in paths:
         try:
@@ -114,6 +114,13 @@ def load(paths) -> dict:
         except OSError:
             continue
     return residency(paths)
+
+
+def check_can_drop_caches() -> None:
+    """Before measuring with ``--drop-caches``: can this process write /proc/sys/vm/drop_caches?"""
+    if not os.access("/proc/sys/vm/drop_caches", os.W_OK):
+        raise UsageError("--drop-caches needs root (it writes /proc/sys/vm/drop_caches); run as root, or leave it out: "
+                         "--cold-start alone evicts the load's own files without root")
 
 
 def drop_system_caches() -> None:

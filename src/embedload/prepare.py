@@ -25,9 +25,12 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .children import ChildTimeout, child_environ, run_child
+from .config import UsageError
 from .files import dump_json, write_new_file
 from .models import ResolvedModel
 from .prepared import (  # noqa: F401  (re-exported: the names older benchmarks and callers use)
@@ -48,7 +51,15 @@ from .prepared import (  # noqa: F401  (re-exported: the names older benchmarks 
     reference_vector,
 )
 from .probe import run_probe
-from .runtimes import REFERENCE_RUNTIME, Runtime, bindings, check_measurable, get_runtime
+from .runtimes import (
+    REFERENCE_RUNTIME,
+    RUNTIME_NAMES,
+    NotAvailable,
+    Runtime,
+    bindings,
+    check_measurable,
+    get_runtime,
+)
 
 
 def quantization_config() -> str:
@@ -124,7 +135,7 @@ def prepare(
     never used; ``force`` replaces an existing one.
     """
     rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
-    if not rt.prepared:
+    if not rt.needs_preparing:
         return {"runtime": rt.name, "prepared": False, "note": f"{rt.name} loads the model folder itself"}
     check_measurable(rt.name, "warm", python=python)  # when it runs here: installed, else a skip with the pip command
     python = python or sys.executable
@@ -154,7 +165,7 @@ def _prepare_locked(model, rt, final: Path, python: str, force: bool, timeout: f
         seconds = time.perf_counter() - start
         progress(f"{rt.name}: made in {seconds:.1f} s; checking its first vector against st-torch ...")
         run = run_probe(ResolvedModel(model.name, out, f"prepared:{rt.name}"), rt, "warm", python=python, steady_runs=0,
-                        prepared=True)
+                        model_is_prepared=True)
         check = _check(rt, run["vector"], reference)
         manifest = {
             "runtime": rt.name,
@@ -178,3 +189,68 @@ def _prepare_locked(model, rt, final: Path, python: str, force: bool, timeout: f
         raise CheckFailed.of(rt, model.name, check["cosine"], f"the folder is kept in {final} for inspection and will not be measured")
     progress(f"{rt.name}: ready in {final} (first vector cosine {check['cosine']:.6f} vs {REFERENCE_RUNTIME})")
     return manifest
+
+
+@dataclass
+class Outcome:
+    """One model x runtime of :func:`prepare_all`."""
+
+    model: str
+    runtime: str
+    status: str  # made | nothing-to-prepare | skipped | failed
+    message: str = ""
+    manifest: dict = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    outcomes: list[Outcome]
+
+    def of(self, status: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def exit_code(self) -> int:
+        """1 if a runtime failed or computes something else; else 0."""
+        return 1 if self.of("failed") else 0
+
+
+def prepare_all(
+    models: Sequence[ResolvedModel],
+    runtimes: Sequence[str] = ("all",),
+    *,
+    python: str | None = None,
+    force: bool = False,
+    skip_missing: bool = False,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Prepared:
+    """``embedload prepare``: every model x runtime; a failure is recorded and the rest go on.
+
+    A runtime whose packages are missing raises :class:`NotAvailable`, or with ``skip_missing`` is
+    recorded as skipped; when every one asked for was skipped, :class:`UsageError` (nothing was
+    prepared is not a pass).
+    """
+    names = [n for n in RUNTIME_NAMES if get_runtime(n).needs_preparing] if "all" in runtimes else list(runtimes)
+    outcomes = []
+    for model in models:
+        for name in names:
+            rt = get_runtime(name)
+            if not rt.needs_preparing:
+                outcomes.append(Outcome(model.name, name, "nothing-to-prepare", "it loads the model folder itself"))
+                continue
+            try:
+                manifest = prepare(model, rt, python=python, force=force, progress=progress)
+            except NotAvailable as exc:
+                if not skip_missing:
+                    raise
+                outcomes.append(Outcome(model.name, name, "skipped", str(exc)))
+                continue
+            except (CheckFailed, RuntimeError) as exc:  # ProbeError is a RuntimeError
+                outcomes.append(Outcome(model.name, name, "failed", str(exc)))
+                continue
+            outcomes.append(Outcome(model.name, name, "made", manifest["folder"], manifest))
+    result = Prepared(outcomes)
+    if outcomes and len(result.of("skipped")) == len(outcomes):
+        raise UsageError("nothing was prepared: every runtime asked for was skipped (their packages are not installed)")
+    return result
+

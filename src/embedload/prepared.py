@@ -98,7 +98,7 @@ def model_for(model: ResolvedModel, runtime: Runtime) -> ResolvedModel:
     Raises :class:`NotPrepared` (a skip, with the command) when it is missing, and
     :class:`CheckFailed` when its vector check failed.
     """
-    if not runtime.prepared:
+    if not runtime.needs_preparing:
         return model
     folder = model_dir(model)
     manifest = read_manifest(model, runtime, folder)
@@ -119,7 +119,7 @@ def reference_vector(model: ResolvedModel) -> list[float] | None:
 
 def check_vector(model: ResolvedModel, runtime: Runtime, vector) -> dict | None:
     """The vector check of one run against st-torch's reference; None if there is nothing to check."""
-    if not runtime.prepared or vector is None:
+    if not runtime.needs_preparing or vector is None:
         return None
     reference = reference_vector(model)
     if reference is None:

@@ -75,7 +75,7 @@ def run_probe(
     steady_runs: int = STEADY_RUNS,
     launcher: tuple[str, ...] = (),
     drop_caches: bool = False,
-    prepared: bool = False,
+    model_is_prepared: bool = False,
 ) -> dict:
     """Measure every stage once, in one fresh process. Raises :class:`ProbeError` on failure.
 
@@ -84,6 +84,8 @@ def run_probe(
     what it prints on stderr is returned as ``launcher_stderr``. With ``cache="cold"`` every file
     the run reads is evicted just before the first stage, and the residency found is recorded;
     a run that cannot be made cold (> 1% resident) raises :class:`ProbeError`.
+    ``model_is_prepared``: ``model`` is already the runtime's prepared folder (``embedload prepare``
+    checks what it made), so it is loaded as is and its vector is not checked.
     """
     if isinstance(runtime, Runtime):
         rt = runtime
@@ -94,7 +96,7 @@ def run_probe(
     runtime = rt.name
     device = device or device_from_env()
     source_model = model
-    if rt.prepared and not prepared:  # ``prepared``: ``model`` is the prepared folder already
+    if rt.needs_preparing and not model_is_prepared:
         model = model_for(model, rt)
     try:
         check_weight_files(model.path)
@@ -159,7 +161,7 @@ def run_probe(
         launcher_stderr=proc.stderr if launcher else None,
         steady_encode_median=statistics.median(result["steady_encode_seconds"]) if result["steady_encode_seconds"] else None,
     )
-    if rt.prepared and not prepared:
+    if rt.needs_preparing and not model_is_prepared:
         result["vector_check"] = check = check_vector(source_model, rt, result["vector"])
         if check and not check["ok"]:
             raise CheckFailed.of(rt, model.name, check["cosine"])

@@ -1,15 +1,28 @@
-"""``embedload profile``: the seed's standalone profiler, through the suite's own probe.
+"""``embedload profile`` as a library call: the seed's standalone profiler, through the suite's own probe.
 
 Each run is a fresh process (:func:`embedload.probe.run_probe`, the same stage source as the asv
-suite); :mod:`embedload.profilefile` turns the runs into the gate's measurements.
+suite); :mod:`embedload.profilefile` turns the runs into the gate's measurements, and
+:func:`embedload.gate.evaluate` judges them. Everything that could stop the command after the
+measurements (an unwritable ``save_runs``, a bad baseline, targets, device, root for
+``drop_caches``) is checked before the first run.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from .probe import run_probe
+from .config import Config, UsageError
+from .files import OutputError, check_writable, dump_json, write_new_file
+from .gate import DEFAULT_THRESHOLD, Report, evaluate, load_baseline_file
+from .importtime import profile_imports
+from .models import DEFAULT_MODEL, resolve_model
+from .pagecache import check_can_drop_caches
+from .probe import DEFAULT_TIMEOUT, run_probe
 from .profilefile import (  # noqa: F401  (probe_figure: the name older benchmarks import from here)
     SCHEMA,
     measurements_from_profile,
@@ -17,13 +30,107 @@ from .profilefile import (  # noqa: F401  (probe_figure: the name older benchmar
     probe_figure,
     profile_document,
 )
+from .runtimes import choose_runtime, device_from_env, get_runtime
+from .targets import load_targets
+
+#: Fresh processes of ``python -X importtime`` when ``imports`` is asked for.
+IMPORT_RUNS = 3
 
 
-def profile_runs(models, runtime: str, cache: str, runs: int, *, timeout: float,
+@dataclass
+class Profile:
+    """What ``embedload profile`` found: the judged report and the runs (``profile_document``)."""
+
+    report: Report
+    document: dict
+    #: Judged against a baseline: only then can a profile fail (exit 1).
+    gated: bool
+
+    @property
+    def exit_code(self) -> int:
+        """0; the gate's exit against a baseline; 2 when nothing could be judged."""
+        return self.report.exit_code if (self.gated or self.report.problems) else 0
+
+
+def profile(
+    models: Sequence[str] = (DEFAULT_MODEL,),
+    *,
+    config: Config,
+    runtime: str = "st-torch",
+    loader: str | None = None,
+    runs: int = 5,
+    cold_start: bool = False,
+    drop_caches: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    baseline: Path | None = None,
+    baseline_env: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    imports: bool = False,
+    save_runs: Path | None = None,
+    force: bool = False,
+    argv: Sequence[str] = (),
+    progress: Callable[[str], None] = lambda line: None,
+) -> Profile:
+    """Profile ``models`` in ``runs`` fresh processes each, save the runs, judge them.
+
+    Raises :class:`UsageError`, ``ModelError``, ``ResultsError`` (baseline), ``OutputError``
+    before measuring; ``ProbeError`` when a run fails. When ``save_runs`` cannot be written after
+    measuring, the runs go to a file of their own, named in the ``OutputError``.
+    """
+    if runs < 1:
+        raise UsageError(f"--runs must be at least 1; got {runs}")
+    if drop_caches and not cold_start:
+        raise UsageError("--drop-caches only applies with --cold-start")
+    if save_runs:
+        check_writable(save_runs, force=force, option="--save-runs")
+    load_targets(config)
+    device_from_env()
+    if drop_caches:
+        check_can_drop_caches()
+    measured = choose_runtime(runtime, loader, config.loader() if (loader or runtime == "loader") else None)
+    resolved = [resolve_model(name, config) for name in models]
+    loaded = load_baseline_file(Path(baseline), None) if baseline else (None, None)
+    cache = "cold" if cold_start else "warm"
+    progress(f"profiling {', '.join(m.name for m in resolved)} with {loader or runtime} ({cache}), "
+             f"{runs} fresh process(es) each")
+    results = profile_runs(resolved, measured, cache, runs, timeout=timeout, progress=progress, drop_caches=drop_caches)
+    document = profile_document(results, list(argv))
+    if save_runs:
+        _save(document, Path(save_runs), force)
+        progress(f"runs saved to {save_runs}")
+    attributed = None
+    if imports:
+        code = (get_runtime(measured) if isinstance(measured, str) else measured).import_code
+        progress(f"attributing the import (-X importtime, {IMPORT_RUNS} fresh processes)")
+        attributed = profile_imports(code, runs=IMPORT_RUNS, progress=progress)
+    first = results[0]
+    report = evaluate(
+        measurements_from_runs(results), config=config, commit="(working tree)", machine=document["machine"],
+        baseline=loaded[0], baseline_name=loaded[1], threshold=threshold,
+        fail_on=("regressions",) if baseline else ("targets",),
+        env={"EMBEDLOAD_DEVICE": first["device"]}, versions=first["versions"], source="profile",
+        imports=attributed, baseline_env=baseline_env,
+    )
+    return Profile(report=report, document=document, gated=bool(baseline))
+
+
+def _save(document: dict, path: Path, force: bool) -> None:
+    """Write the runs; if that fails now, keep them in a file of their own: measurements are never lost."""
+    try:
+        write_new_file(path, dump_json(document), force=force)
+    except OutputError as exc:
+        fd, kept = tempfile.mkstemp(prefix="embedload-profile-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(dump_json(document))
+        raise OutputError(f"{exc}; the {len(document['runs'])} run(s) are kept in {kept}") from None
+
+
+def profile_runs(models, runtime, cache: str, runs: int, *, timeout: float,
                  progress: Callable[[str], None] | None = None, drop_caches: bool = False) -> list[dict]:
     """``runs`` fresh-process probes for each resolved model, in order, with progress lines."""
     results = []
     total = runs * len(models)
+    name = runtime if isinstance(runtime, str) else runtime.name
     for model in models:
         for _ in range(runs):
             result = run_probe(model, runtime, cache, timeout=timeout, drop_caches=drop_caches)
@@ -33,7 +140,7 @@ def profile_runs(models, runtime: str, cache: str, runs: int, *, timeout: float,
                 res = result.get("residency")
                 cold = f", {res['fraction_outside_harness']:.2%} resident at start" if res else ""
                 progress(
-                    f"[{len(results)}/{total}] {model.name} {runtime} {cache}: total {s['total']['seconds']:.2f} s "
+                    f"[{len(results)}/{total}] {model.name} {name} {cache}: total {s['total']['seconds']:.2f} s "
                     f"(import {s['import']['seconds']:.2f}, init {s['init']['seconds']:.3f}, "
                     f"first encode {s['first_encode']['seconds']:.3f}{cold})"
                 )

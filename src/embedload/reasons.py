@@ -53,7 +53,7 @@ def record(benchmark_class: str, params: tuple, kind: str, reason: str) -> None:
         pass  # losing a reason must never turn a skip into a failure
 
 
-def load(reasons_dir: Path, commit: str, env_name: str) -> dict[tuple[str, tuple], str]:
+def read_reasons(reasons_dir: Path, commit: str, env_name: str) -> dict[tuple[str, tuple], str]:
     """(benchmark class, params) -> the last reason recorded for that commit and environment."""
     path = Path(reasons_dir) / f"{file_stem(commit, env_name)}.jsonl"
     found: dict[tuple[str, tuple], str] = {}

@@ -13,7 +13,7 @@ from .runtimes import REFERENCE_RUNTIME
 from .units import format_bytes, format_seconds
 
 if TYPE_CHECKING:
-    from .gate import GateReport
+    from .gate import Report
 
 #: Warm-up is worth calling out when the first encode costs this many steady-state encodes.
 WARMUP_RATIO = 3.0
@@ -90,7 +90,7 @@ def model_comparison(rows) -> list[str]:
     return out
 
 
-def recommendations(report: GateReport) -> list[str]:
+def recommendations(report: Report) -> list[str]:
     out: list[str] = []
     for row in report.rows:
         total = row.seconds("total")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from asv import util
 from tabulate import tabulate
 
 from .catalog import PARTS, STAGES
+from .gate import Comparison, Report, TargetCheck
 from .loadrows import rows_from_measurements, stages_add_up
 from .recommend import runtime_comparison
 from .results import CommitResults, Measurement
@@ -104,7 +106,7 @@ def format_not_measured(measurements: list[Measurement], examples: int = 3) -> l
 
 
 # ---------------------------------------------------------------------------------------------
-# The gate's and the profiler's report, in four formats. One GateReport, whatever its source.
+# The gate's and the profiler's report, in four formats. One gate.Report, whatever its source.
 
 RULE = "=" * 80
 THIN = "-" * 80
@@ -138,7 +140,7 @@ def short_commit(commit: str) -> str:
     return commit[:12] if len(commit) > 12 and all(c in "0123456789abcdef" for c in commit) else commit
 
 
-def render_text(report) -> str:
+def render_text(report: Report) -> str:
     out = [RULE, "PROFILING RESULTS" if report.source == "profile" else "EMBEDLOAD GATE", RULE]
     env = ", ".join(f"{k}={v}" for k, v in sorted(report.env.items()))
     out.append(f"commit {short_commit(report.commit)} on {report.machine}" + (f" ({env})" if env else ""))
@@ -172,8 +174,7 @@ def render_text(report) -> str:
         if checks:
             out += ["", "🎯 Performance vs Targets", THIN]
             for c in checks:
-                value = format_bytes(c.value * 1e6) if c.unit == "MB" else format_seconds(c.value)
-                target = f"{c.target:g} MB" if c.unit == "MB" else format_seconds(c.target)
+                value, target = _check_figures(c)
                 out.append(f"   {'✓' if c.passed else '✗'} {c.label:<18} {value} / {target} target")
     if report.comparisons:
         out += ["", f"📈 Compared with {report.baseline}", THIN]
@@ -195,11 +196,11 @@ def render_text(report) -> str:
 SHOWN_STATUSES = ("regressed", "newly-failed", "improved", "fixed", "insignificant", "not-comparable")
 
 
-def shown_comparisons(report) -> list:
+def shown_comparisons(report: Report) -> list:
     return [c for c in report.comparisons if c.status in SHOWN_STATUSES]
 
 
-def comparison_tally(report) -> str:
+def comparison_tally(report: Report) -> str:
     """The comparisons not listed one by one, counted: what 'unchanged' covers, said plainly."""
     counts: dict[str, int] = defaultdict(int)
     for c in report.comparisons:
@@ -211,15 +212,22 @@ def comparison_tally(report) -> str:
     return "; ".join(parts) if parts else "every compared benchmark is listed above"
 
 
-def _comparison_mark(c) -> str:
+def _check_figures(c: TargetCheck) -> tuple[str, str]:
+    """A target check's measured value and its target, as written in every format."""
+    if c.unit == "MB":
+        return format_bytes(c.value * 1e6), f"{c.target:g} MB"
+    return format_seconds(c.value), format_seconds(c.target)
+
+
+def _comparison_mark(c: Comparison) -> str:
     return {"regressed": "✗", "newly-failed": "✗", "improved": "↑", "fixed": "↑"}.get(c.status, "·")
 
 
-def _ratio_text(c) -> str:
+def _ratio_text(c: Comparison) -> str:
     return f"{c.ratio:.2f}×" if c.ratio is not None else "n/a"
 
 
-def render_markdown(report) -> str:
+def render_markdown(report: Report) -> str:
     code = report.exit_code
     icon = {0: "✅", 1: "❌", 2: "⚠️"}[code]
     out = [f"## {icon} embedload: {report.verdict}", ""]
@@ -240,8 +248,7 @@ def render_markdown(report) -> str:
     if report.checks:
         out += ["", "### Targets", "", "| | model / runtime / cache | metric | measured | target |", "|---|---|---|---:|---:|"]
         for c in report.checks:
-            value = format_bytes(c.value * 1e6) if c.unit == "MB" else format_seconds(c.value)
-            target = f"{c.target:g} MB" if c.unit == "MB" else format_seconds(c.target)
+            value, target = _check_figures(c)
             out.append(f"| {'✅' if c.passed else '❌'} | {c.row} | {c.label} | {value} | {target} |")
     if report.comparisons:
         changed = shown_comparisons(report)
@@ -249,8 +256,8 @@ def render_markdown(report) -> str:
         if changed:
             out += ["| | benchmark | baseline | current | ratio | test |", "|---|---|---:|---:|---:|---|"]
             for c in changed:
-                out.append(f"| {c.status} | `{c.name}` | {_value(c.baseline, c.unit, c.status, 'baseline')} | "
-                           f"{_value(c.current, c.unit, c.status, 'current')} | {_ratio_text(c)} | {c.test} |")
+                out.append(f"| {c.status} | `{c.name}` | {_compared_value(c.baseline, c.unit, c.status, 'baseline')} | "
+                           f"{_compared_value(c.current, c.unit, c.status, 'current')} | {_ratio_text(c)} | {c.test} |")
         out.append(f"\n{comparison_tally(report)}")
     not_measured = format_not_measured(report.not_measured)
     if not_measured:
@@ -260,14 +267,15 @@ def render_markdown(report) -> str:
     return "\n".join(out) + "\n"
 
 
-def _value(v, unit, status: str = "", side: str = "") -> str:
+def _compared_value(v, unit, status: str = "", side: str = "") -> str:
+    """A compared benchmark's value as asv compare writes it (``util.human_value``): any suite's units."""
     if v is None:
         failed_here = {"newly-failed": "current", "fixed": "baseline"}.get(status) == side or status == "both-failed"
         return "failed" if failed_here else "–"
-    return format_bytes(v) if unit == "bytes" else format_seconds(v) if unit == "seconds" else f"{v:g}"
+    return util.human_value(v, unit)
 
 
-def report_to_dict(report) -> dict:
+def report_to_dict(report: Report) -> dict:
     """The JSON format; its schema is docs/gate-report.schema.json."""
     return {
         "schema": "embedload.gate/1",
@@ -305,11 +313,11 @@ def report_to_dict(report) -> dict:
     }
 
 
-def render_json(report) -> str:
+def render_json(report: Report) -> str:
     return json.dumps(report_to_dict(report), indent=2) + "\n"
 
 
-def render_junit(report) -> str:
+def render_junit(report: Report) -> str:
     """One test case per target and per regression check; failed benchmarks as errors."""
     from xml.etree import ElementTree as ET
 
@@ -340,7 +348,7 @@ def render_junit(report) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _junit_comparison(c, report) -> tuple[str, str, str, str]:
+def _junit_comparison(c: Comparison, report: Report) -> tuple[str, str, str, str]:
     """One regression check as a junit case: failure only for a gated regression."""
     gated = "regressions" in report.fail_on
     if c.status == "regressed":

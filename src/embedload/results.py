@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,15 +93,22 @@ _HEX = re.compile(r"[0-9a-f]{4,40}")
 
 
 def _git_commit(ref: str, repo: Path | None = None) -> str | None:
-    """``git rev-parse`` of ``ref`` as a commit, or None (no git, not a repository, unknown ref)."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-            cwd=repo, capture_output=True, text=True, check=False,
-        )
-    except OSError:
+    """``ref`` as a full commit hash, looked up by asv's own git code (as ``asv compare`` does).
+
+    None when there is no git repository around ``repo`` (default: here) or it does not know ``ref``.
+    """
+    from asv import util
+    from asv.plugins.git import Git
+    from asv.repo import NoSuchNameError
+
+    start = (repo or Path.cwd()).resolve()
+    root = next((d for d in (start, *start.parents) if Git.is_local_repo(str(d))), None)
+    if root is None or ref.startswith("-"):
         return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    try:
+        return Git(str(root), str(root)).get_hash_from_name(ref)
+    except (NoSuchNameError, util.ProcessError, OSError):
+        return None
 
 
 def is_git_ref(ref: str, repo: Path | None = None) -> bool:
@@ -248,7 +254,7 @@ def load_commit_results(
         env_versions = _requirements(result)
         versions.update(env_versions)
         versions_by_env[result.env_name] = env_versions
-        recorded = reasons.load(reasons_dir, result.commit_hash, result.env_name)
+        recorded = reasons.read_reasons(reasons_dir, result.commit_hash, result.env_name)
         measurements.extend(_measurements(result, info, recorded, source=path))
     if len(hashes) != 1:
         found = ", ".join(sorted(hashes)) or "none"
@@ -288,7 +294,7 @@ def measurements_from_results_file(path: Path, results_dir: Path | None = None) 
         if info:
             break
     reasons_dir = (Path(results_dir) if results_dir else Path(path).resolve().parent.parent).parent / "reasons"
-    recorded = reasons.load(reasons_dir, result.commit_hash, result.env_name)
+    recorded = reasons.read_reasons(reasons_dir, result.commit_hash, result.env_name)
     return _measurements(result, info, recorded, source=str(path)), result.commit_hash
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from .catalog import PARTS, STAGES  # noqa: F401  (re-exported: the stages the runtimes define)
 from .children import OFFLINE_ENV  # noqa: F401  (re-exported: the suite sets it on its timed processes)
+from .config import UsageError
 
 #: The fixed values of the suite's ``runtime`` and ``cache`` params (whatever is installed).
 RUNTIME_NAMES = ("st-torch", "st-onnx", "st-onnx-int8", "st-openvino", "fastembed")
@@ -69,7 +70,8 @@ class Runtime:
     min_cosine: float = 0.999
 
     @property
-    def prepared(self) -> bool:
+    def needs_preparing(self) -> bool:
+        """Its stages load files `embedload prepare` makes, not the model folder."""
         return bool(self.prepare_code)
 
     def install_hint(self) -> str:
@@ -239,6 +241,26 @@ def loader_runtime(spec: str) -> Runtime:
     )
 
 
+def choose_runtime(name: str = "st-torch", loader: str | None = None, config_loader: str | None = None) -> str | Runtime:
+    """The runtime to measure: a name, or your loader (``loader``, else ``[tool.embedload] loader``
+    when ``name`` is ``loader``). Raises :class:`UsageError` for a combination that cannot run."""
+    if name != LOADER_RUNTIME and not loader:
+        return name
+    if loader and name not in ("st-torch", LOADER_RUNTIME):
+        raise UsageError(f"--loader measures your loader; it cannot be combined with --runtime {name}")
+    spec = loader or config_loader
+    if not spec:
+        raise UsageError("--runtime loader needs --loader module:callable or [tool.embedload] loader in pyproject.toml")
+    try:
+        runtime = loader_runtime(spec)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    module = spec.split(":", 1)[0]
+    if not importable(module):
+        raise UsageError(f"loader module {module!r} is not importable here: install it, or add its folder to PYTHONPATH")
+    return runtime
+
+
 def get_runtime(name: str) -> Runtime:
     try:
         return RUNTIMES[name]
@@ -285,7 +307,7 @@ def device_from_env() -> str:
     """The device measurements run on: ``EMBEDLOAD_DEVICE``, default ``cpu``."""
     device = os.environ.get(DEVICE_ENV, "cpu").strip() or "cpu"
     if device.split(":")[0] not in DEVICES:
-        raise ValueError(f"{DEVICE_ENV}={device!r} is not a device; expected one of {', '.join(DEVICES)} (e.g. cuda:0)")
+        raise UsageError(f"{DEVICE_ENV}={device!r} is not a device; expected one of {', '.join(DEVICES)} (e.g. cuda:0)")
     return device
 
 

@@ -43,7 +43,7 @@ class TargetTable:
     cold: dict[str, float]
     models: dict[str, dict[str, dict[str, float]]]  # model -> {"warm": {...}, "cold": {...}}
 
-    def for_(self, model: str | None, cache: str) -> dict[str, float]:
+    def applying_to(self, model: str | None, cache: str) -> dict[str, float]:
         """The targets that apply to ``model`` in cache state ``cache``."""
         merged = dict(DEFAULT_TARGETS)
         merged.update(self.base)
