@@ -6,12 +6,15 @@ the suite then uses ``_before_harness.py``, the harness as the suite used to car
 fallback for older commits; docs/asv.md says which commits need it).
 """
 
+import types
 from pathlib import Path
 
 try:
-    from embedload import harness
-except ImportError:  # an embedload before embedload.harness
+    from embedload import harness, suite
+except ImportError:  # an embedload before embedload.harness and embedload.suite
     from . import _before_harness as harness
+
+    suite = None
 
 # asv runs benchmarks from a temporary folder: name the suite's own pyproject.toml (for
 # [tool.embedload.models]) explicitly.
@@ -24,3 +27,9 @@ NotAvailable = harness.NotAvailable
 resolve, measurable, loaded_folder = harness.resolve, harness.measurable, harness.loaded_folder
 make_warm, make_cold_sources, recorded = harness.make_warm, harness.make_cold_sources, harness.recorded
 probe_key, probe_all_combinations = harness.probe_key, harness.probe_all_combinations
+
+if suite is None:
+    from . import _before_suite
+
+    suite = types.SimpleNamespace(**{name: getattr(_before_suite, "_" + name)
+                                     for name in ("Import", "Load", "Memory", "Encode", "Check")})

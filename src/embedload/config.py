@@ -16,7 +16,22 @@ CONFIG_ENV = "EMBEDLOAD_CONFIG"
 
 #: The keys ``[tool.embedload]`` may hold. Later features add theirs here, so that a typo
 #: is caught instead of silently ignored.
-KNOWN_SECTIONS = {"models", "targets", "loader"}
+KNOWN_SECTIONS = {"models", "targets", "loader", "suite"}
+
+#: How a loader makes the model usable; the report reads its stages accordingly.
+STRATEGIES = ("eager", "lazy", "background", "service")
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    """``[tool.embedload.suite]``: what an application's asv suite measures (``embedload init``)."""
+
+    loaders: tuple[str, ...]
+    strategies: dict  # loader -> strategy, for the loaders that name one
+    models: tuple[str, ...]
+    runtimes: tuple[str, ...]
+    caches: tuple[str, ...]
+
 
 
 class ConfigError(ValueError):
@@ -44,6 +59,49 @@ class Config:
         if not isinstance(value, str) or ":" not in value:
             raise ConfigError(f"{self.path}: [tool.embedload] loader must be \"module:callable\", found {value!r}")
         return value
+
+    def suite(self, default_model: str) -> SuiteSettings:
+        """``[tool.embedload.suite]``, validated, with its defaults.
+
+        ``loaders``: ``"module:callable"`` strings or ``{loader = "...", strategy = "lazy"}`` tables
+        (default: ``[tool.embedload] loader``); ``models`` (default: ``default_model``); ``runtimes``:
+        built-in runtimes measured beside the loaders (default: st-torch when there is no loader);
+        ``caches``: ``warm`` and/or ``cold`` (default: warm).
+        """
+        raw = self.section.get("suite", {})
+        where = f"{self.path}: [tool.embedload.suite]"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where} must be a table")
+        unknown = sorted(set(raw) - {"loaders", "models", "runtimes", "caches"})
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; expected loaders, models, runtimes, caches")
+        loaders, strategies = [], {}
+        default = [self.loader()] if self.loader() else []
+        for entry in raw.get("loaders", default):
+            spec, strategy = (entry.get("loader"), entry.get("strategy")) if isinstance(entry, dict) else (entry, None)
+            if not isinstance(spec, str) or spec.count(":") != 1:
+                raise ConfigError(f"{where} loaders: each is \"module:callable\" or {{loader = \"module:callable\", "
+                                  f"strategy = ...}}, found {entry!r}")
+            if strategy is not None and strategy not in STRATEGIES:
+                raise ConfigError(f"{where} loaders: strategy of {spec} must be one of {', '.join(STRATEGIES)}, found {strategy!r}")
+            loaders.append(spec)
+            if strategy:
+                strategies[spec] = strategy
+
+        def strings(key, default):
+            value = raw.get(key, default)
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ConfigError(f"{where} {key} must be a list of names, found {value!r}")
+            return tuple(value)
+
+        caches = strings("caches", ["warm"])
+        bad = [c for c in caches if c not in ("warm", "cold")]
+        if bad:
+            raise ConfigError(f"{where} caches: expected warm and/or cold, found {', '.join(bad)}")
+        runtimes = strings("runtimes", [] if loaders else ["st-torch"])
+        if not loaders and not runtimes:
+            raise ConfigError(f"{where} measures nothing: name loaders (or [tool.embedload] loader) or runtimes")
+        return SuiteSettings(tuple(loaders), strategies, strings("models", [default_model]), runtimes, caches)
 
     def model_mapping(self) -> dict[str, Path]:
         """``[tool.embedload.models]``: name -> folder, relative paths taken from the file's folder."""

@@ -14,17 +14,18 @@ of the commit being measured; for an embedload older than this module the suite 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import statistics
 from pathlib import Path
 
 from . import pagecache, reasons, runtimes  # noqa: F401  (runtimes: the stage sources bench_timing uses)
 from .catalog import PROBE_FIGURES
-from .config import ConfigError, load_config
-from .models import KNOWN_MODELS, ModelError, resolve_model
+from .config import ConfigError, SuiteSettings, load_config
+from .models import DEFAULT_MODEL, KNOWN_MODELS, ModelError, resolve_model
 from .prepared import model_for
 from .probe import ProbeError, probe_figure, run_probe
-from .runtimes import CACHE_STATES, RUNTIME_NAMES, NotAvailable, check_measurable
+from .runtimes import CACHE_STATES, RUNTIME_NAMES, NotAvailable, check_measurable, importable, loader_runtime
 
 MODELS = tuple(KNOWN_MODELS)
 RUNTIMES = RUNTIME_NAMES
@@ -46,6 +47,8 @@ FIGURES = tuple(f.name for f in PROBE_FIGURES)
 #: The suite's own pyproject.toml, for [tool.embedload.models]; set by benchmarks/common.py
 #: (asv runs benchmarks from a temporary folder, so walking up from there finds nothing).
 PYPROJECT: Path | None = None
+#: Loader -> its strategy (eager, lazy, background, service), for an application's suite.
+STRATEGIES: dict[str, str] = {}
 
 
 def config():
@@ -64,7 +67,29 @@ def resolve(model):
 
 
 def measurable(runtime, cache):
-    return check_measurable(runtime, cache)
+    """The runtime (a built-in name, or an application's ``module:callable`` loader), or a skip."""
+    if ":" not in runtime:
+        return check_measurable(runtime, cache)
+    check_measurable("st-torch", cache)  # the cache state, and the stack a loader builds on
+    module = runtime.split(":", 1)[0]
+    if not importable(module):
+        raise NotAvailable(f"loader module {module} is not importable in this environment (is the application installed?)")
+    rt = loader_runtime(runtime)
+    strategy = STRATEGIES.get(runtime)
+    return dataclasses.replace(rt, description=f"{rt.description} ({strategy})") if strategy else rt
+
+
+def configure(pyproject: Path) -> SuiteSettings:
+    """An application's suite: params from its ``[tool.embedload.suite]`` (``embedload init`` writes the call).
+
+    Sets what the suite's classes and their probe runs iterate over; returns the settings.
+    """
+    global PYPROJECT, MODELS, RUNTIMES, CACHES, STRATEGIES
+    PYPROJECT = Path(pyproject)
+    settings = load_config(PYPROJECT).suite(DEFAULT_MODEL)
+    MODELS, RUNTIMES, CACHES = settings.models, settings.loaders + settings.runtimes, settings.caches
+    STRATEGIES = dict(settings.strategies)
+    return settings
 
 
 def loaded_folder(model, runtime):
@@ -118,9 +143,9 @@ def probe_all_combinations():
             for cache in CACHES:
                 key = probe_key(model, runtime, cache)
                 try:
-                    measurable(runtime, cache)
+                    rt = measurable(runtime, cache)
                     resolved = resolve(model)
-                    runs = [run_probe(resolved, runtime, cache) for _ in range(PROBE_RUNS)]
+                    runs = [run_probe(resolved, rt, cache) for _ in range(PROBE_RUNS)]
                     values = {name: [v for v in (probe_figure(run, name) for run in runs) if v is not None]
                               for name in FIGURES}
                 except NotAvailable as exc:
