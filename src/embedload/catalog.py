@@ -41,3 +41,18 @@ PROBE_FIGURES = (
 )
 PROBE_BENCHMARKS = {f.benchmark: f.name for f in PROBE_FIGURES}
 FIGURE_UNITS = {f.name: f.unit for f in PROBE_FIGURES}
+
+#: The module ``embedload init`` writes in an application's suite: the same classes, so the same
+#: figures (``bench_embedload.Load.timeraw_total`` is ``bench_timing.Load.timeraw_total``).
+APP_MODULE = "bench_embedload"
+
+
+def catalog_name(benchmark: str) -> str:
+    """The catalog's name of ``benchmark``: an application suite's names mapped to embedload's own."""
+    module, _, rest = benchmark.partition(".")
+    if module != APP_MODULE:
+        return benchmark
+    for name in (*TIMING_BENCHMARKS, *PROBE_BENCHMARKS):
+        if name.partition(".")[2] == rest:
+            return name
+    return benchmark

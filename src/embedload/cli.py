@@ -1,4 +1,4 @@
-"""``embedload`` command line: ``models``, ``probe``, ``prepare``, ``show``, ``gate``, ``profile``, ``imports``.
+"""``embedload`` command line: ``models``, ``probe``, ``prepare``, ``show``, ``gate``, ``profile``, ``init``, ``imports``.
 
 Errors meant for people (unknown model, broken folder, missing results) print one clear message
 and exit 2; they never print a traceback.
@@ -16,6 +16,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from . import __version__
+from .adopt import init_repository
 from .children import Terminated, raise_on_sigterm
 from .config import ConfigError, UsageError, load_config
 from .files import OutputError, check_writable, write_new_file
@@ -225,6 +226,18 @@ def _cmd_imports(args) -> int:
     return 0
 
 
+def _cmd_init(args) -> int:
+    written = init_repository(Path(args.dir), loaders=args.loader or [], models=args.model, runtimes=args.runtime,
+                              caches=args.cache, workflow=not args.no_workflow, progress=stderr_progress)
+    for w in written:
+        print(f"{w.status:<9} {w.path}" + (f"  ({w.note})" if w.note and "\n" not in w.note else ""))
+        if "\n" in w.note:
+            print(w.note)
+    print("\nnext: commit these files, then `asv machine --yes && asv run` (README of your suite: "
+          "embedload's docs/adopt.md)")
+    return 0
+
+
 def _results_dir_from_asv_conf(conf_path: str = "asv.conf.json") -> Path:
     """``results_dir`` of asv.conf.json, read with asv's own ``Config.load`` (as ``asv compare`` reads it)."""
     path = Path(conf_path)
@@ -377,6 +390,27 @@ def _get_parser() -> argparse.ArgumentParser:
     p.add_argument("--imports", action="store_true", help="also attribute the import to distributions (embedload imports) and cite the top costs")
     _add_report_options(p)
     p.set_defaults(func=_cmd_profile)
+
+    p = sub.add_parser(
+        "init", parents=[common],
+        help="set up your application's repository to track its own load across its commits with asv",
+        description="Write, in your application's repository (never overwriting a file): asv.conf.json (builds "
+        "your package per commit beside the stack pinned to the versions installed here, and embedload); "
+        "benchmarks/bench_embedload.py (embedload's stages of your loaders: import, init, first encode, total, "
+        "memory); [tool.embedload.suite] and [tool.embedload.targets] in pyproject.toml (what is measured, and "
+        "what the gate holds it to); .github/workflows/embedload.yml (measure a pull request's base and head, "
+        "then gate). docs/adopt.md walks through it.",
+    )
+    p.add_argument("--dir", default=".", help="the repository's root (default: here)")
+    p.add_argument("--loader", action="append", metavar="MODULE:CALLABLE[=STRATEGY]",
+                   help="your loader: called with (model_path, device), returns an object with encode; STRATEGY is "
+                        "eager, lazy, background or service; repeat for several (default: [tool.embedload] loader)")
+    p.add_argument("--model", action="append", metavar="NAME", help=f"model to load; repeat for several (default: {DEFAULT_MODEL})")
+    p.add_argument("--runtime", action="append", choices=RUNTIME_NAMES,
+                   help="a built-in runtime to measure beside your loaders, e.g. st-torch as a reference (default: none)")
+    p.add_argument("--cache", action="append", choices=CACHE_STATES, help="cache state; repeat for both (default: warm)")
+    p.add_argument("--no-workflow", action="store_true", help="do not write .github/workflows/embedload.yml")
+    p.set_defaults(func=_cmd_init)
 
     p = sub.add_parser(
         "imports", parents=[common],

@@ -32,7 +32,7 @@ RUNTIMES = RUNTIME_NAMES
 CACHES = CACHE_STATES
 
 # Timing: a fresh interpreter per sample. rounds x repeat = 8 samples per benchmark, enough for
-# asv's Mann-Whitney test to reject (it needs C(n+m, n) > 500, i.e. n = m >= 6). asv interleaves
+# asv's Mann-Whitney test to reject (p < 0.002 two-sided needs C(n+m, n) > 1000, i.e. n = m >= 7). asv interleaves
 # rounds across benchmarks, so 4 rounds of 2 spread each benchmark over 4 time windows: on this
 # shared machine drift between windows was up to 10%, and fewer, longer rounds let it bias one
 # stage against another. No warm-up sample (warmup_time=0): setup reads the stage's files for

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from .catalog import IMPORT_BENCHMARK, PARTS, PROBE_BENCHMARKS, STAGES, TIMING_BENCHMARKS
+from .catalog import IMPORT_BENCHMARK, PARTS, PROBE_BENCHMARKS, STAGES, TIMING_BENCHMARKS, catalog_name
 from .results import Measurement
 
 #: The model of a row that has only the import (e.g. ``asv run --bench timeraw_import``): the
@@ -104,16 +104,17 @@ def rows_from_measurements(measurements: list[Measurement]) -> list[LoadRow]:
             continue
         p = m.params
         stack = m.stack if several else ""
-        if m.benchmark == IMPORT_BENCHMARK:
+        benchmark = catalog_name(m.benchmark)
+        if benchmark == IMPORT_BENCHMARK:
             imports[(p.get("runtime"), p.get("cache"), stack)] = StageStat.from_measurement(m)
             continue
         key = (p.get("model"), p.get("runtime"), p.get("cache"), stack)
         if None in key:
             continue
-        if m.benchmark in TIMING_BENCHMARKS:
-            rows.setdefault(key, LoadRow(*key)).timings[TIMING_BENCHMARKS[m.benchmark]] = StageStat.from_measurement(m)
-        elif m.benchmark in PROBE_BENCHMARKS:
-            rows.setdefault(key, LoadRow(*key)).probe[PROBE_BENCHMARKS[m.benchmark]] = m.value
+        if benchmark in TIMING_BENCHMARKS:
+            rows.setdefault(key, LoadRow(*key)).timings[TIMING_BENCHMARKS[benchmark]] = StageStat.from_measurement(m)
+        elif benchmark in PROBE_BENCHMARKS:
+            rows.setdefault(key, LoadRow(*key)).probe[PROBE_BENCHMARKS[benchmark]] = m.value
     for row in rows.values():
         stat = imports.get((row.runtime, row.cache, row.stack))
         if stat is not None:

@@ -1,0 +1,1 @@
+"""embedapp: semantic search with a keyword fallback, over a sentence-transformers model."""
