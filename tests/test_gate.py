@@ -389,3 +389,18 @@ def test_show_table_has_a_row_per_model_runtime_cache():
     assert set(lines[2]) == {"-", " "}
     assert lines[3].split()[:4] == ["m", "st-torch", "warm", "500"] and "820 ms ±8.2 ms (n=8)" in lines[3]
     assert "ratio 1.000" in "\n".join(lines)
+
+
+def test_a_loaders_strategy_labels_its_rows(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.embedload.suite]\nloaders = [{loader = "app.embed:load", strategy = "lazy"}]\n')
+    loader = [Measurement(m.benchmark, {**m.params, "runtime": "app.embed:load"}, m.value, m.unit, m.status,
+                          stats=m.stats, samples=m.samples) for m in _suite_measurements() if m.status == "ok"]
+    report = evaluate(loader, config=load_config(pyproject), commit="c" * 40, machine="box")
+    assert {r.strategy for r in report.rows} == {"lazy"}
+    assert "Runtime: app.embed:load (lazy)" in render_text(report)
+    assert "| m | app.embed:load (lazy) | warm |" in render_markdown(report)
+    document = json.loads(render_json(report))
+    jsonschema.validate(document, json.loads((REPO / "docs" / "gate-report.schema.json").read_text()))
+    assert {(r["runtime"], r["strategy"]) for r in document["rows"]} == {("app.embed:load", "lazy")}
+    assert {r["strategy"] for r in json.loads(render_json(_evaluate(_suite_measurements())))["rows"]} == {None}

@@ -134,7 +134,7 @@ def _cmd_show(args) -> int:
     results_dir = Path(args.results) if args.results else _results_dir_from_asv_conf()
     machine = args.machine or default_machine(results_dir)
     results = load_commit_results(results_dir, machine, args.commit)
-    print(format_results_table(results))
+    print(format_results_table(results, load_config(args.config).strategies()))
     return 0
 
 

@@ -75,18 +75,7 @@ class Config:
         unknown = sorted(set(raw) - {"loaders", "models", "runtimes", "caches"})
         if unknown:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; expected loaders, models, runtimes, caches")
-        loaders, strategies = [], {}
-        default = [self.loader()] if self.loader() else []
-        for entry in raw.get("loaders", default):
-            spec, strategy = (entry.get("loader"), entry.get("strategy")) if isinstance(entry, dict) else (entry, None)
-            if not isinstance(spec, str) or spec.count(":") != 1:
-                raise ConfigError(f"{where} loaders: each is \"module:callable\" or {{loader = \"module:callable\", "
-                                  f"strategy = ...}}, found {entry!r}")
-            if strategy is not None and strategy not in STRATEGIES:
-                raise ConfigError(f"{where} loaders: strategy of {spec} must be one of {', '.join(STRATEGIES)}, found {strategy!r}")
-            loaders.append(spec)
-            if strategy:
-                strategies[spec] = strategy
+        loaders, strategies = self._suite_loaders(raw, where)
 
         def strings(key, default):
             value = raw.get(key, default)
@@ -102,6 +91,26 @@ class Config:
         if not loaders and not runtimes:
             raise ConfigError(f"{where} measures nothing: name loaders (or [tool.embedload] loader) or runtimes")
         return SuiteSettings(tuple(loaders), strategies, strings("models", [default_model]), runtimes, caches)
+
+    def strategies(self) -> dict[str, str]:
+        """The strategy each ``[tool.embedload.suite]`` loader names (eager, lazy, ...), by loader."""
+        raw = self.section.get("suite", {})
+        return self._suite_loaders(raw, f"{self.path}: [tool.embedload.suite]")[1] if isinstance(raw, dict) else {}
+
+    def _suite_loaders(self, raw: dict, where: str) -> tuple[list[str], dict[str, str]]:
+        loaders, strategies = [], {}
+        default = [self.loader()] if self.loader() else []
+        for entry in raw.get("loaders", default):
+            spec, strategy = (entry.get("loader"), entry.get("strategy")) if isinstance(entry, dict) else (entry, None)
+            if not isinstance(spec, str) or spec.count(":") != 1:
+                raise ConfigError(f"{where} loaders: each is \"module:callable\" or {{loader = \"module:callable\", "
+                                  f"strategy = ...}}, found {entry!r}")
+            if strategy is not None and strategy not in STRATEGIES:
+                raise ConfigError(f"{where} loaders: strategy of {spec} must be one of {', '.join(STRATEGIES)}, found {strategy!r}")
+            loaders.append(spec)
+            if strategy:
+                strategies[spec] = strategy
+        return loaders, strategies
 
     def model_mapping(self) -> dict[str, Path]:
         """``[tool.embedload.models]``: name -> folder, relative paths taken from the file's folder."""

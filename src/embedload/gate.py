@@ -280,7 +280,7 @@ def evaluate(
     baseline_env: str | None = None,
     allow_failures: bool = False,
 ) -> Report:
-    rows = rows_from_measurements(current)
+    rows = rows_from_measurements(current, config.strategies())
     checks = check_targets(rows, config)
     problems = []
     comparisons = []

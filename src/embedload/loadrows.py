@@ -71,6 +71,12 @@ class LoadRow:
     timings: dict[str, StageStat] = field(default_factory=dict)
     #: peak_rss_<stage>, peak_increase_<stage>, rss_growth (bytes); steady_encode (seconds)
     probe: dict[str, float] = field(default_factory=dict)
+    #: The strategy a loader names in [tool.embedload.suite] (eager, lazy, background, service).
+    strategy: str | None = None
+
+    @property
+    def runtime_label(self) -> str:
+        return f"{self.runtime} ({self.strategy})" if self.strategy else self.runtime
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -78,7 +84,7 @@ class LoadRow:
 
     @property
     def label(self) -> str:
-        return f"{self.model} / {self.runtime} / {self.cache}" + (f" [{self.stack}]" if self.stack else "")
+        return f"{self.model} / {self.runtime_label} / {self.cache}" + (f" [{self.stack}]" if self.stack else "")
 
     def seconds(self, stage: str) -> float | None:
         stat = self.timings.get(stage)
@@ -88,8 +94,8 @@ class LoadRow:
         return all(stage in self.timings for stage in STAGES)
 
 
-def rows_from_measurements(measurements: list[Measurement]) -> list[LoadRow]:
-    """Rows for every model/runtime/cache with a measured figure.
+def rows_from_measurements(measurements: list[Measurement], strategies: dict[str, str] | None = None) -> list[LoadRow]:
+    """Rows for every model/runtime/cache with a measured figure; ``strategies`` names a loader's strategy.
 
     The import does not depend on the model: its figure is shared by every row of its runtime and
     cache that has something else measured. An import with no such row gets a row of its own,
@@ -123,6 +129,8 @@ def rows_from_measurements(measurements: list[Measurement]) -> list[LoadRow]:
     for (runtime, cache, stack), stat in imports.items():
         if (runtime, cache, stack) not in used and None not in (runtime, cache):
             rows[(ANY_MODEL, runtime, cache, stack)] = LoadRow(ANY_MODEL, runtime, cache, stack, timings={"import": stat})
+    for row in rows.values():
+        row.strategy = (strategies or {}).get(row.runtime)
     return [rows[k] for k in sorted(rows)]
 
 

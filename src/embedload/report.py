@@ -48,16 +48,16 @@ def _timing_cell(stat) -> str:
     return cell + (f" (n={stat.n})" if stat.n else "")
 
 
-def format_results_table(results: CommitResults) -> str:
+def format_results_table(results: CommitResults, strategies: dict[str, str] | None = None) -> str:
     """The suite's results for one commit: a row per model/runtime/cache, stage medians as columns."""
-    rows = rows_from_measurements(results.measurements)
+    rows = rows_from_measurements(results.measurements, strategies)
     env = sorted({f"{k}={v}" for m in results.measurements for k, v in m.env_vars.items()})
     out = [f"asv results for {results.commit[:8]} on machine {results.machine}" + (f" ({', '.join(env)})" if env else "")]
     if rows:
         stacks = any(r.stack for r in rows)
         header = ["model", "runtime", "cache", *STAGES, "peak RSS", "RSS growth", "cos vs st-torch"] + (["stack"] if stacks else [])
         table = [
-            [r.model, r.runtime, r.cache, *(_timing_cell(r.timings.get(s)) for s in STAGES),
+            [r.model, r.runtime_label, r.cache, *(_timing_cell(r.timings.get(s)) for s in STAGES),
              format_bytes(r.probe.get("peak_rss_total")), format_bytes(r.probe.get("rss_growth")),
              f"{r.probe['vector_cosine']:.6f}" if "vector_cosine" in r.probe else "-"] + ([r.stack] if stacks else [])
             for r in rows
@@ -147,7 +147,7 @@ def render_text(report: Report) -> str:
     if report.baseline:
         out.append(f"baseline {report.baseline}; threshold {report.threshold:g}×")
     for row in report.rows:
-        out += ["", f"📋 Summary ({row.cache.upper()} START)", f"   Model: {row.model}", f"   Runtime: {row.runtime}"]
+        out += ["", f"📋 Summary ({row.cache.upper()} START)", f"   Model: {row.model}", f"   Runtime: {row.runtime_label}"]
         ns = {s.n for s in row.timings.values() if s.n}
         if ns:
             out.append(f"   Samples: {'/'.join(str(n) for n in sorted(ns))} fresh processes per stage")
@@ -243,7 +243,7 @@ def render_markdown(report: Report) -> str:
                 if s in row.timings else "–"
                 for s in ("import", "init", "first_encode", "total")
             ]
-            out.append(f"| {row.model} | {row.runtime} | {row.cache} | " + " | ".join(cells)
+            out.append(f"| {row.model} | {row.runtime_label} | {row.cache} | " + " | ".join(cells)
                        + f" | {format_bytes(row.probe.get('rss_growth'))} | {format_bytes(row.probe.get('peak_rss_total'))} |")
     if report.checks:
         out += ["", "### Targets", "", "| | model / runtime / cache | metric | measured | target |", "|---|---|---|---:|---:|"]
@@ -291,7 +291,7 @@ def report_to_dict(report: Report) -> dict:
         "threshold": report.threshold,
         "fail_on": list(report.fail_on),
         "rows": [
-            {"model": r.model, "runtime": r.runtime, "cache": r.cache,
+            {"model": r.model, "runtime": r.runtime, "strategy": r.strategy, "cache": r.cache,
              "timings": {s: st.as_dict() for s, st in r.timings.items()}, "probe": r.probe}
             for r in report.rows
         ],
