@@ -1,6 +1,7 @@
 """The gate: exit codes, bad inputs, any asv suite, formats."""
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -222,7 +223,7 @@ def _suite_measurements(imp=0.5, init=0.3, first=0.02, total=None, growth=300e6,
                            stats={"q_25": value * 0.99, "q_75": value * 1.01, "ci_99_a": value * 0.97,
                                   "ci_99_b": value * 1.03, "repeat": n, "number": 1}, samples=samples)
 
-    return [
+    measurements = [
         timing("bench_timing.Import.timeraw_import", imp, {"runtime": "st-torch", "cache": "warm"}),
         timing("bench_timing.Load.timeraw_init", init, mrc),
         timing("bench_timing.Load.timeraw_first_encode", first, mrc),
@@ -233,6 +234,8 @@ def _suite_measurements(imp=0.5, init=0.3, first=0.02, total=None, growth=300e6,
         Measurement("bench_timing.Load.timeraw_init", {"model": "m", "runtime": "fastembed", "cache": "warm"}, None,
                     "seconds", "skipped", reason="fastembed is not implemented yet"),
     ]
+    # as asv stores them: the combination's identity in a comparison
+    return [dataclasses.replace(m, param_values=tuple(repr(v) for v in m.params.values())) for m in measurements]
 
 
 def _evaluate(current, **kw):

@@ -21,8 +21,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .conditions import Conditions
 from .config import Config
 from .loadrows import LoadRow, rows_from_measurements
+from .power import Power, slowdown_text, stated_power
 from .profilefile import measurements_from_profile
 from .recommend import recommendations
 from .results import (
@@ -75,6 +77,8 @@ class Comparison:
     env: str = ""  # the current side's asv environment
     baseline_env: str = ""  # the baseline's (equal to env unless --baseline-env crossed them)
     asv_name: str = ""  # the name `asv compare` prints
+    #: the smallest slowdown this comparison could have seen (None: a side has no samples)
+    power: Power | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -106,6 +110,13 @@ class Report:
     imports: dict | None = None
     #: ``--allow-failures``: failed benchmarks are listed but do not stop the gate judging the rest
     allow_failures: bool = False
+    #: (side, benchmark label, its conditions) for every measured benchmark whose run recorded them
+    conditions: list[tuple[str, str, Conditions]] = field(default_factory=list)
+
+    @property
+    def disturbed(self) -> list[tuple[str, str, Conditions]]:
+        """Benchmarks measured while other work or the hypervisor took the CPU (:mod:`embedload.conditions`)."""
+        return [c for c in self.conditions if c[2].disturbed]
 
     @property
     def missed(self) -> list[TargetCheck]:
@@ -118,6 +129,11 @@ class Report:
     @property
     def improvements(self) -> list[Comparison]:
         return [c for c in self.comparisons if c.status in ("improved", "fixed")]
+
+    @property
+    def short_of_threshold(self) -> list[Comparison]:
+        """Comparisons whose noise hides a slowdown of the threshold's size (see :mod:`embedload.power`)."""
+        return [c for c in self.comparisons if c.power is not None and not c.power.resolves_threshold]
 
     @property
     def failed(self) -> list[Measurement]:
@@ -154,8 +170,15 @@ class Report:
         if self.baseline is not None:
             ungated = "" if "regressions" in self.fail_on else " (not gated: --fail-on targets)"
             parts.append(f"{len(self.regressions)} regression(s), {len(self.improvements)} improvement(s) vs {self.baseline}{ungated}")
+            blind, powered = len(self.short_of_threshold), sum(1 for c in self.comparisons if c.power is not None)
+            if blind:
+                parts.append(f"{blind} of {powered} sampled comparison(s) too noisy to see {slowdown_text(self.threshold)}")
         if failed:
             parts.append(f"{failed} benchmark(s) failed" + (" (not gated: --allow-failures)" if code == EXIT_OK else ""))
+        if self.disturbed:
+            sides = sorted({side for side, _, _ in self.disturbed})
+            parts.append(f"measured on a disturbed machine ({len(self.disturbed)} benchmark(s), {' and '.join(sides)}: "
+                         f"see Conditions); rerun when the machine is quiet")
         return ("FAIL: " if code else "PASS: ") + ", ".join(parts)
 
 
@@ -235,6 +258,7 @@ def compare(current: list[Measurement], baseline: list[Measurement], threshold: 
                 comparison.status = "n/a"
             else:
                 ss_cur, ss_base = (cur.stats, cur.samples), (base.stats, base.samples)
+                comparison.power = stated_power(cur.samples, base.samples, threshold)
                 if cur.stats and base.stats and cur.stats.get("repeat", 0) != 1 and base.stats.get("repeat", 0) != 1:
                     comparison.test = "mann-whitney" if _mann_whitney_applies(cur.samples, base.samples) else "ci-99"
                 else:
@@ -310,6 +334,8 @@ def evaluate(
         rows=rows, checks=checks, comparisons=comparisons, not_measured=not_measured,
         recommendations=[], env=dict(env or {}), versions=dict(versions or {}), problems=problems, source=source,
         imports=imports, allow_failures=allow_failures,
+        conditions=[("current", m.label, m.conditions) for m in ok if m.conditions is not None]
+        + [("baseline", m.label, m.conditions) for m in baseline or [] if m.status == "ok" and m.conditions is not None],
     )
     report.recommendations = recommendations(report)
     return report

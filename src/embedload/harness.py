@@ -120,7 +120,7 @@ def make_cold_sources(runtime, model_path, device, label):
 @contextlib.contextmanager
 def recorded(benchmark, params):
     """Keep the reason for a skip or a setup failure, which asv prints but does not save."""
-    name = f"{type(benchmark).__module__.rsplit('.', 1)[-1]}.{type(benchmark).__qualname__}"
+    name = benchmark_class_name(benchmark)
     try:
         yield
     except NotImplementedError as exc:
@@ -129,6 +129,11 @@ def recorded(benchmark, params):
     except Exception as exc:
         reasons.record(name, params, "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
         raise
+
+
+def benchmark_class_name(benchmark) -> str:
+    """``bench_timing.Import``: the class as asv names it in the results (``<module>.<class>``)."""
+    return f"{type(benchmark).__module__.rsplit('.', 1)[-1]}.{type(benchmark).__qualname__}"
 
 
 def probe_key(model, runtime, cache):

@@ -39,8 +39,12 @@ def record(benchmark_class: str, params: tuple, kind: str, reason: str) -> None:
     commit, conf_dir, env_name = (os.environ.get(k) for k in ("ASV_COMMIT", "ASV_CONF_DIR", "ASV_ENV_NAME"))
     if not (commit and conf_dir and env_name):
         return
-    path = reasons_file(conf_dir, commit, env_name)
     line = json.dumps({"class": benchmark_class, "params": [str(p) for p in params], "kind": kind, "reason": reason})
+    append_line(reasons_file(conf_dir, commit, env_name), line)
+
+
+def append_line(path: Path, line: str) -> None:
+    """One JSON line appended to a file kept beside asv's results; losing it never fails a benchmark."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # One short line per O_APPEND write: concurrent writers cannot interleave it.
@@ -50,7 +54,7 @@ def record(benchmark_class: str, params: tuple, kind: str, reason: str) -> None:
         finally:
             os.close(fd)
     except OSError:
-        pass  # losing a reason must never turn a skip into a failure
+        pass
 
 
 def read_reasons(reasons_dir: Path, commit: str, env_name: str) -> dict[tuple[str, tuple], str]:

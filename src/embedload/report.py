@@ -9,6 +9,7 @@ from asv import util
 from tabulate import tabulate
 
 from .catalog import PARTS, STAGES
+from .conditions import MAX_OTHER_CORES, MAX_STEAL, Conditions
 from .gate import Comparison, Report, TargetCheck
 from .loadrows import rows_from_measurements, stages_add_up
 from .recommend import runtime_comparison
@@ -72,6 +73,8 @@ def format_results_table(results: CommitResults, strategies: dict[str, str] | No
                     f"check {r.label}: import+init+first_encode = {format_seconds(summed)}, "
                     f"total = {format_seconds(r.seconds('total'))} (ratio {ratio:.3f})"
                 )
+        recorded = [("this run", m.label, m.conditions) for m in results.measurements if m.conditions is not None]
+        out += ["conditions: " + line for line in conditions_lines(recorded)]
     else:
         out.append("no measured results for our suite's benchmarks")
     comparison = runtime_comparison(rows)
@@ -181,6 +184,11 @@ def render_text(report: Report) -> str:
         for c in shown_comparisons(report):
             out.append(f"   {_comparison_mark(c)} {c.status:<14} {_ratio_text(c):>7}  {c.name}  [{c.test}]")
         out.append(f"   {comparison_tally(report)}")
+        powered = [c for c in report.comparisons if c.power is not None]
+        if powered:
+            out += ["", f"🔎 {POWER_TITLE}", THIN]
+            out += [f"   {'✓' if c.power.resolves_threshold else '⚠'} {c.name}: {c.power.describe()}" for c in powered]
+    out += ["", "🌡️ Conditions", THIN] + ["   " + line for line in conditions_lines(report.conditions)]
     not_measured = format_not_measured(report.not_measured)
     if not_measured:
         out += ["", "🚫 Not measured", THIN] + ["   " + line for line in not_measured]
@@ -190,6 +198,22 @@ def render_text(report: Report) -> str:
         out += ["", "versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report.versions.items()) if v)]
     out += ["", report.verdict]
     return "\n".join(out)
+
+
+POWER_TITLE = "Smallest slowdown each comparison could see (flagged 9 times in 10, at its own noise)"
+
+def conditions_lines(conditions: list[tuple[str, str, Conditions]]) -> list[str]:
+    """What else the machine did while the timings ran: the disturbed ones, or one line saying it was quiet."""
+    if not conditions:
+        return ["not recorded (results of another suite, or of an embedload before conditions were kept): "
+                "nothing says whether the machine was quiet"]
+    disturbed = [(side, label, c) for side, label, c in conditions if c.disturbed]
+    if disturbed:
+        return [f"⚠ {label} [{side}]: {c.describe()}" for side, label, c in disturbed]
+    worst = max(c.other_cores for _, _, c in conditions)
+    steal = max(c.steal for _, _, c in conditions)
+    return [f"quiet: {len(conditions)} timing(s) recorded, other processes at most {worst:.2f} cores on average "
+            f"over a round (limit {MAX_OTHER_CORES}), steal at most {steal:.1%} (limit {MAX_STEAL:.0%})"]
 
 
 #: Statuses shown one per line; the rest are counted.
@@ -259,6 +283,15 @@ def render_markdown(report: Report) -> str:
                 out.append(f"| {c.status} | `{c.name}` | {_compared_value(c.baseline, c.unit, c.status, 'baseline')} | "
                            f"{_compared_value(c.current, c.unit, c.status, 'current')} | {_ratio_text(c)} | {c.test} |")
         out.append(f"\n{comparison_tally(report)}")
+        powered = [c for c in report.comparisons if c.power is not None]
+        if powered:
+            out += ["", f"#### {POWER_TITLE}", "", "| | benchmark | sees from | noise | samples | |", "|---|---|---:|---:|---:|---|"]
+            for c in powered:
+                p = c.power
+                seen = f"+{p.detectable:.1%}" if p.detectable is not None else "nothing"
+                out.append(f"| {'✅' if p.resolves_threshold else '⚠️'} | `{c.name}` | {seen} | {p.noise:.1%} | "
+                           f"{p.n_current}+{p.n_baseline} | {p.shortfall()} |")
+    out += ["", "### Conditions", ""] + [f"- {line}" for line in conditions_lines(report.conditions)]
     not_measured = format_not_measured(report.not_measured)
     if not_measured:
         out += ["", "<details><summary>Not measured</summary>", "", "```"] + not_measured + ["```", "</details>"]
@@ -301,7 +334,8 @@ def report_to_dict(report: Report) -> dict:
         ],
         "comparisons": [
             {"benchmark": c.name, "asv_name": c.asv_name, "unit": c.unit, "baseline": c.baseline, "current": c.current,
-             "ratio": c.ratio, "status": c.status, "test": c.test, "env": c.env, "baseline_env": c.baseline_env}
+             "ratio": c.ratio, "status": c.status, "test": c.test, "env": c.env, "baseline_env": c.baseline_env,
+             "power": c.power.as_dict() if c.power is not None else None}
             for c in report.comparisons
         ],
         "allow_failures": report.allow_failures,
@@ -310,6 +344,11 @@ def report_to_dict(report: Report) -> dict:
             for m in report.not_measured
         ],
         "recommendations": report.recommendations,
+        "conditions": {
+            "recorded": bool(report.conditions),
+            "disturbed": bool(report.disturbed),
+            "benchmarks": [{"benchmark": label, "side": side, **c.as_dict()} for side, label, c in report.conditions],
+        },
     }
 
 
@@ -332,6 +371,8 @@ def render_junit(report: Report) -> str:
             tc = ET.SubElement(el, "testcase", classname=classname, name=case_name)
             if kind in ("failure", "error", "skipped"):
                 ET.SubElement(tc, kind, message=message).text = message
+            else:
+                ET.SubElement(tc, "system-out").text = message
 
     suite("embedload.targets", [
         (f"targets.{c.row}", f"{c.metric} <= {c.target:g} {c.unit}",
@@ -344,6 +385,10 @@ def render_junit(report: Report) -> str:
         ("benchmarks", m.label, "error" if m.status == "failed" else "skipped", m.reason)
         for m in report.not_measured
     ] + [("gate", "can judge", "error", p) for p in report.problems])
+    suite("embedload.conditions", [
+        (f"conditions.{side}", label, "skipped" if c.disturbed else "pass", c.describe())
+        for side, label, c in report.conditions
+    ])
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -368,6 +413,8 @@ def _junit_comparison(c: Comparison, report: Report) -> tuple[str, str, str, str
     else:
         kind = "pass"
         message = f"{c.status}: {_ratio_text(c)} the baseline {report.baseline} ({c.test}, threshold {report.threshold:g})"
+    if c.power is not None:
+        message += f"; {c.power.describe()}"
     return "regressions", c.name, kind, message
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import reasons
 from .catalog import PROBE_BENCHMARKS, TIMING_BENCHMARKS  # noqa: F401  (re-exported for tools)
+from .conditions import Conditions, read_conditions
 
 
 class ResultsError(RuntimeError):
@@ -48,6 +49,8 @@ class Measurement:
     #: The parameter values exactly as asv stored them (``repr`` strings): asv's identity of a
     #: combination, whatever names benchmarks.json gives them.
     param_values: tuple = ()
+    #: What else the machine did while it was measured (the suite's timings; None: not recorded)
+    conditions: Conditions | None = None
 
     @property
     def asv_name(self) -> str:
@@ -255,7 +258,8 @@ def load_commit_results(
         versions.update(env_versions)
         versions_by_env[result.env_name] = env_versions
         recorded = reasons.read_reasons(reasons_dir, result.commit_hash, result.env_name)
-        measurements.extend(_measurements(result, info, recorded, source=path))
+        found = read_conditions(reasons_dir.parent / "conditions", result.commit_hash, result.env_name)
+        measurements.extend(_measurements(result, info, recorded, source=path, conditions=found))
     if len(hashes) != 1:
         found = ", ".join(sorted(hashes)) or "none"
         raise ResultsError(f"{role} {commit[:12]}: the results files named {short} hold commits {found}; pass a full hash")
@@ -295,7 +299,8 @@ def measurements_from_results_file(path: Path, results_dir: Path | None = None) 
             break
     reasons_dir = (Path(results_dir) if results_dir else Path(path).resolve().parent.parent).parent / "reasons"
     recorded = reasons.read_reasons(reasons_dir, result.commit_hash, result.env_name)
-    return _measurements(result, info, recorded, source=str(path)), result.commit_hash
+    found = read_conditions(reasons_dir.parent / "conditions", result.commit_hash, result.env_name)
+    return _measurements(result, info, recorded, source=str(path), conditions=found), result.commit_hash
 
 
 #: The requirements whose versions name a stack.
@@ -370,8 +375,9 @@ def _check_shape(result, key: str, params, values, stats, samples, source: str) 
     return n
 
 
-def _measurements(result, info: dict, recorded: dict | None = None, *, source: str = "results") -> list[Measurement]:
-    recorded = recorded or {}
+def _measurements(result, info: dict, recorded: dict | None = None, *, source: str = "results",
+                  conditions: dict | None = None) -> list[Measurement]:
+    recorded, conditions = recorded or {}, conditions or {}
     stack = _stack(result)
     out = []
     try:
@@ -426,6 +432,7 @@ def _measurements(result, info: dict, recorded: dict | None = None, *, source: s
                     version=result.benchmark_version.get(key),
                     stack=stack,
                     param_values=tuple(combo),
+                    conditions=conditions.get((benchmark_class, tuple(str(v) for v in plain))) if status == "ok" else None,
                 )
             )
     return out

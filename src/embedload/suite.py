@@ -22,8 +22,8 @@ reads one median. The figures are the catalog's (``embedload.catalog``).
 The names start with an underscore where asv would otherwise collect a base class as a benchmark.
 """
 
+from . import conditions, runtimes
 from . import harness as common
-from . import runtimes
 
 
 class _Stage:
@@ -45,6 +45,11 @@ class _Stage:
             self.make_cold = common.make_cold_sources(self.runtime, path, device, type(self).__name__ + "|" + self.params_label)
         else:
             common.make_warm(self.runtime, path, device)
+        self._window = conditions.Window.open()  # what else the machine does while the samples run
+
+    def teardown(self, *params):
+        if getattr(self, "_window", None) is not None:
+            conditions.record(common.benchmark_class_name(self), params, self._window)
 
     def _source(self, stage):
         path = self.model.path.as_posix() if self.model is not None else None

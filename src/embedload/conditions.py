@@ -1,0 +1,165 @@
+"""What else the machine did while a benchmark ran: kept beside asv's results, flagged when it could bias.
+
+A timing taken while other processes compete for the CPU, or while the hypervisor steals it, is
+slower for reasons that are not the code's (here, the warm import read 7.7 s instead of 4.4 s
+with CPU-bound work beside it). asv does not record the machine's state, so each timing round of
+the suite records it (:class:`Window`: set up before the samples, closed after them) as one JSON
+line in ``<ASV_CONF_DIR>/.asv/conditions/<commit>-<env>.jsonl``, like the skip reasons
+(:mod:`embedload.reasons`):
+
+- ``other_cores``: CPU time used by every other process (and the kernel) over the round, in cores
+  on average: the machine's busy time from ``/proc/stat`` minus this benchmark process's and its
+  children's (the measured interpreters);
+- ``steal``: the share of the machine's CPU time the hypervisor gave to other guests (``/proc/stat``);
+- ``load``: the 1-minute load average at the end of the round.
+
+A round is *disturbed* when other work used more than :data:`MAX_OTHER_CORES` cores on average or
+steal exceeded :data:`MAX_STEAL` (docs/gate.md gives the measurements behind these limits).
+Entries carry the asv run they belong to (the ``asv`` process's id and start time), so that the
+reader keeps, for each benchmark, only the run whose samples asv stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import reasons
+
+CONDITIONS_SUBDIR = os.path.join(".asv", "conditions")
+#: Other work above this many cores on average, over a round, marks the round disturbed.
+MAX_OTHER_CORES = 0.25
+#: Hypervisor steal above this share of the machine's CPU time marks the round disturbed.
+MAX_STEAL = 0.05
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stat() -> tuple[float, float, float] | None:
+    """(busy, steal, total) CPU seconds of the whole machine since boot; None without /proc."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice: already in user and nice]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    busy = user + nice + system + irq + softirq
+    return busy / _TICK, steal / _TICK, (busy + idle + iowait + steal) / _TICK
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _asv_run() -> str:
+    """The asv process this benchmark runs under, as ``pid:start``; "" outside asv."""
+    try:
+        import psutil
+
+        for parent in psutil.Process().parents():
+            argv = parent.cmdline()[:3]
+            if any(os.path.basename(a) == "asv" for a in argv):
+                return f"{parent.pid}:{int(parent.create_time())}"
+    except Exception:  # noqa: BLE001 - a missing run id only widens what the reader keeps
+        return ""
+    return ""
+
+
+@dataclass
+class Window:
+    """Opened when a round's samples start, closed when they end."""
+
+    wall: float
+    own: float
+    stat: tuple[float, float, float] | None
+
+    @classmethod
+    def open(cls) -> Window:
+        return cls(time.time(), _own_cpu(), _proc_stat())
+
+    def close(self) -> dict | None:
+        """The round's conditions, or None when /proc/stat cannot be read."""
+        end, own, stat = time.time(), _own_cpu(), _proc_stat()
+        wall = end - self.wall
+        if stat is None or self.stat is None or wall <= 0:
+            return None
+        busy, steal, total = (b - a for a, b in zip(self.stat, stat))
+        other = max(0.0, busy - (own - self.own))
+        return {
+            "start": self.wall, "end": end, "other_cores": other / wall,
+            "steal": steal / total if total > 0 else 0.0, "load": os.getloadavg()[0], "cpus": os.cpu_count(),
+        }
+
+
+def conditions_file(conf_dir: str | Path, commit: str, env_name: str) -> Path:
+    return Path(conf_dir) / CONDITIONS_SUBDIR / f"{reasons.file_stem(commit, env_name)}.jsonl"
+
+
+def record(benchmark_class: str, params: tuple, window: Window) -> None:
+    """Append one round's conditions for the current asv run; a no-op outside asv."""
+    commit, conf_dir, env_name = (os.environ.get(k) for k in ("ASV_COMMIT", "ASV_CONF_DIR", "ASV_ENV_NAME"))
+    if not (commit and conf_dir and env_name):
+        return
+    found = window.close()
+    if found is None:
+        return
+    entry = {"class": benchmark_class, "params": [str(p) for p in params], "run": _asv_run(), **found}
+    reasons.append_line(conditions_file(conf_dir, commit, env_name), json.dumps(entry))
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """A benchmark's rounds in the run whose samples asv kept: the worst of each figure."""
+
+    rounds: int
+    other_cores: float
+    steal: float
+    load: float
+
+    @property
+    def disturbed(self) -> bool:
+        return self.other_cores > MAX_OTHER_CORES or self.steal > MAX_STEAL
+
+    def describe(self) -> str:
+        why = []
+        if self.other_cores > MAX_OTHER_CORES:
+            why.append(f"other processes used {self.other_cores:.2f} cores")
+        if self.steal > MAX_STEAL:
+            why.append(f"the hypervisor stole {self.steal:.0%} of the CPU")
+        if not why:
+            return f"quiet: other processes {self.other_cores:.2f} cores, steal {self.steal:.0%}, load {self.load:.2f}"
+        return "disturbed: " + " and ".join(why) + f" (worst of {self.rounds} round(s); load {self.load:.2f})"
+
+    def as_dict(self) -> dict:
+        return {"rounds": self.rounds, "other_cores": self.other_cores, "steal": self.steal, "load": self.load,
+                "disturbed": self.disturbed}
+
+
+def read_conditions(conditions_dir: Path, commit: str, env_name: str) -> dict[tuple[str, tuple], Conditions]:
+    """(benchmark class, params) -> the conditions of its latest asv run's rounds."""
+    path = Path(conditions_dir) / f"{reasons.file_stem(commit, env_name)}.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    rounds: dict[tuple[str, tuple], list[dict]] = {}
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            key = (entry["class"], tuple(entry["params"]))
+            float(entry["other_cores"]), float(entry["steal"]), float(entry["load"]), float(entry["end"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue  # a torn line from a killed run
+        rounds.setdefault(key, []).append(entry)
+    found = {}
+    for key, entries in rounds.items():
+        last_run = max(entries, key=lambda e: e["end"]).get("run", "")
+        kept = [e for e in entries if e.get("run", "") == last_run] if last_run else entries
+        found[key] = Conditions(len(kept), max(e["other_cores"] for e in kept), max(e["steal"] for e in kept),
+                                max(e["load"] for e in kept))
+    return found

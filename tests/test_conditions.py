@@ -1,0 +1,86 @@
+"""What else the machine did while a benchmark ran: recorded per round, read back, flagged."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from xml.etree import ElementTree as ET
+
+from test_gate import _evaluate, _suite_measurements
+
+from embedload import conditions
+from embedload.conditions import Conditions, Window, read_conditions
+from embedload.report import render_json, render_junit, render_markdown, render_text
+
+BUSY = "import time\nend = time.time() + 30\nwhile time.time() < end: pass\n"
+
+
+def test_a_window_sees_another_process_using_a_core():
+    competitor = subprocess.Popen([sys.executable, "-c", BUSY])
+    try:
+        time.sleep(0.3)
+        window = Window.open()
+        end = time.process_time() + 0.5  # our own CPU does not count as other work
+        while time.process_time() < end:
+            pass
+        time.sleep(1.0)
+        found = window.close()
+    finally:
+        competitor.kill()
+        competitor.wait()
+    assert found["other_cores"] > 0.5, found  # the competitor's core (our 0.5 s of CPU excluded)
+    assert 0 <= found["steal"] <= 1 and found["cpus"] >= 1 and found["end"] > found["start"]
+
+
+def test_rounds_are_recorded_beside_the_results_and_the_latest_run_is_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASV_COMMIT", "ab" * 20)
+    monkeypatch.setenv("ASV_CONF_DIR", str(tmp_path))
+    monkeypatch.setenv("ASV_ENV_NAME", "env-1")
+    conditions.record("bench_timing.Import", ("st-torch", "warm"), Window.open())
+    path = conditions.conditions_file(tmp_path, "ab" * 20, "env-1")
+    assert path.parent == tmp_path / ".asv" / "conditions"
+    [entry] = [json.loads(line) for line in path.read_text().splitlines()]
+    assert entry["class"] == "bench_timing.Import" and entry["params"] == ["st-torch", "warm"]
+
+    def line(run, end, other, steal=0.0):
+        return json.dumps({"class": "bench_timing.Import", "params": ["st-torch", "warm"], "run": run, "start": end - 5,
+                           "end": end, "other_cores": other, "steal": steal, "load": 1.0, "cpus": 2})
+
+    path.write_text("\n".join([line("1:100", 1000, 1.4), line("1:100", 1010, 0.9), line("2:200", 2000, 0.02),
+                               line("2:200", 2010, 0.1, steal=0.01), '{"class": "torn']) + "\n")
+    found = read_conditions(path.parent, "ab" * 20, "env-1")
+    latest = found[("bench_timing.Import", ("st-torch", "warm"))]
+    assert latest == Conditions(rounds=2, other_cores=0.1, steal=0.01, load=1.0)  # the busy first run is not this one
+    assert not latest.disturbed
+    path.write_text(path.read_text() + line("3:300", 3000, 0.8) + "\n")
+    busy = read_conditions(path.parent, "ab" * 20, "env-1")[("bench_timing.Import", ("st-torch", "warm"))]
+    assert busy.disturbed and busy.describe().startswith("disturbed: other processes used 0.80 cores")
+    assert Conditions(1, 0.0, 0.2, 0.5).describe().startswith("disturbed: the hypervisor stole 20% of the CPU")
+    assert read_conditions(tmp_path / "nowhere", "ab" * 20, "env-1") == {}
+
+
+def _with_conditions(measurements, other_cores):
+    found = Conditions(rounds=4, other_cores=other_cores, steal=0.0, load=0.5)
+    return [dataclasses.replace(m, conditions=found) if m.status == "ok" and m.samples else m for m in measurements]
+
+
+def test_a_pass_from_a_disturbed_run_says_so_in_every_format():
+    base = _with_conditions(_suite_measurements(imp=0.51), 0.03)
+    report = _evaluate(_with_conditions(_suite_measurements(), 0.9), baseline=base, baseline_name="b",
+                       fail_on=("regressions",))
+    assert report.exit_code == 0
+    assert report.verdict.startswith("PASS: ") and "measured on a disturbed machine (4 benchmark(s), current" in report.verdict
+    text = render_text(report)
+    assert "⚠ bench_timing.Import.timeraw_import(st-torch, warm) [current]: disturbed: other processes used 0.90 cores" in text
+    assert "measured on a disturbed machine" in render_markdown(report)
+    document = json.loads(render_json(report))
+    assert document["conditions"]["disturbed"] is True
+    assert {(b["side"], b["disturbed"]) for b in document["conditions"]["benchmarks"]} == {("current", True), ("baseline", False)}
+    skipped = ET.fromstring(render_junit(report)).findall(".//testsuite[@name='embedload.conditions']/testcase/skipped")
+    assert len(skipped) == 4
+
+    quiet = _evaluate(_with_conditions(_suite_measurements(), 0.02), baseline=base, baseline_name="b")
+    assert "disturbed" not in quiet.verdict and "quiet: 8 timing(s) recorded" in render_text(quiet)
+    assert "conditions" in json.loads(render_json(quiet)) and not json.loads(render_json(quiet))["conditions"]["disturbed"]
+    assert "not recorded" in render_text(_evaluate(_suite_measurements()))
