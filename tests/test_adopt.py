@@ -147,6 +147,7 @@ def test_four_commits_of_an_application_measured_gated_and_published(app):
         report = json.loads(out.stdout)
         [row] = [r for r in report["rows"] if "import" in r["timings"] and "total" in r["timings"]]
         assert row["runtime"] == "embedapp.provider:load"
+        assert report["conditions"]["recorded"], report["conditions"]  # each timing round kept the machine's state
         imports[commit] = row["timings"]["import"]["median"]
     eager, lazy, heavy, background = (imports[c] for c in hashes)
     assert len(set(imports.values())) == 4  # each commit its own numbers
