@@ -1,36 +1,34 @@
 #!/usr/bin/env python
-"""Check the gate on results the suite itself produces on this machine.
+"""How often the shipped gate catches a planted slowdown, and how often it cries wolf, on this machine.
 
-    validate_gate.py run --label aa --runs 11 [--bench timeraw]        A/A: the same commit, again and again
-    validate_gate.py run --label plant20 --runs 10 --plant 0.8 --bench timeraw_import
-    validate_gate.py evaluate --pairs aa:aa --thresholds 1.1,1.2       consecutive A/A pairs
-    validate_gate.py evaluate --pairs aa:plant20 --thresholds 1.1,1.2  each planted run vs an A run
-    validate_gate.py run --label base --paired-label plant --plant 0.88 --runs 10
-                                                   alternating: each baseline run, then its planted run
-    validate_gate.py run --label b --paired-label p20,p25,p30 --plant-fraction 0.2,0.25,0.3 --runs 10
-                                                   a size sweep: each baseline run, then one planted run
-                                                   per size, each sized on that baseline's import median
+    tools/validate_gate.py run [--sets 10] [--sizes 0,0.05,0.1,0.2] [--bench REGEX] [--workdir DIR]
+    tools/validate_gate.py report [--workdir DIR] [--format text|markdown]
 
-``run`` drives ``asv run --record-samples -E existing:PYTHON`` with a throw-away config whose
-results go to WORKDIR/results, copying each run's results file to WORKDIR/<label>-NN.json.
-``--plant S`` puts a slowdown into the *environment*, not the suite: a ``.pth`` file in the
-interpreter's site-packages installs an import hook that sleeps S seconds when
-``sentence_transformers`` is first imported (so only the import stage, and the total, slow down).
-It is removed when the runs end. ``--plant-fraction F`` sizes the sleep on the import median of
-the baseline run just made (F x median seconds), so "+25%" means +25% of what was measured minutes
-before, whatever the machine's drift; the sizes of a sweep run in a rotating order.
+A *set* is one ``asv run`` with the gate's own settings (``EMBEDLOAD_TIMING=gate``, rounds
+interleaved across commits, samples recorded), as ``make gate`` runs ``asv continuous``, over
+1 + len(sizes) commits of a scratch clone: the baseline A (this repository's HEAD) and one
+candidate per size, each an empty commit on top of A, so that every commit measures A's code.
+A candidate of size F carries a planted slowdown, keyed on its commit (asv's ``ASV_COMMIT``):
+F x A's import median of CPU-bound work (a busy loop) at the import of sentence_transformers,
+and F x the rest of A's total after ``SentenceTransformer.__init__``, so the import *and* the
+total are F slower. Size 0 is an A/A pair. The plant lives in a ``.pth`` file in the asv
+environment's site-packages for the run and is removed after it.
 
-``evaluate`` runs the gate's own ``evaluate`` (the code behind ``embedload gate``) on each pair,
-regressions only, and prints how often it reported a regression.
+Each candidate is then judged against A by the gate's own ``evaluate`` with the shipped
+defaults (threshold, regressions only): one trial per candidate per set, written as a JSON line
+to WORKDIR/trials.jsonl with the ratios, the verdicts, the stated power and the conditions.
+``report`` turns the trials into the table of docs/gate.md. Sizes are sized on the previous
+set's A medians (the first set on a 3-run calibration), so "+10%" means 10% of what this
+machine measured minutes before.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -39,185 +37,239 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+DEFAULT_BENCH = r"timeraw_import\('st-torch', 'warm'\)|timeraw_total\('all-MiniLM-L6-v2', 'st-torch', 'warm'\)"
+IMPORT = "bench_timing.Import.timeraw_import(st-torch, warm)"
+TOTAL = "bench_timing.Load.timeraw_total(all-MiniLM-L6-v2, st-torch, warm)"
 PLANT_PTH = "zz_embedload_planted_slowdown.pth"
 PLANT_MODULE = "zz_embedload_planted_slowdown.py"
-PLANT_SOURCE = '''"""Planted by tools/validate_gate.py: slows the first import of sentence_transformers."""
-import sys, time
+PLANT_SOURCE = '''"""Planted by tools/validate_gate.py for the commits named in {plan}: CPU-bound work in the load."""
+import json, os, sys, time
 
-class _Slow:
+def _burn(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+try:
+    with open({plan!r}) as _f:
+        _SIZES = json.load(_f).get(os.environ.get("ASV_COMMIT", ""))
+except (OSError, ValueError):
+    _SIZES = None
+
+
+class _Plant:
     def find_spec(self, name, path=None, target=None):
-        if name == "sentence_transformers":
-            sys.meta_path.remove(self)
-            time.sleep({seconds!r})
-        return None
+        if name != "sentence_transformers":
+            return None
+        sys.meta_path.remove(self)
+        _burn(_SIZES["import"])
+        import importlib.util
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
 
-sys.meta_path.insert(0, _Slow())
+        def exec_module(module):
+            run(module)
+            cls = module.SentenceTransformer
+            init = cls.__init__
+
+            def slowed(self, *args, **kwargs):
+                init(self, *args, **kwargs)
+                _burn(_SIZES["init"])
+
+            cls.__init__ = slowed
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if _SIZES:
+    sys.meta_path.insert(0, _Plant())
 '''
 
 
-def _site_packages(python: str) -> Path:
-    out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                         capture_output=True, text=True, check=True)
-    return Path(out.stdout.strip())
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def _conf(workdir: Path, benchmark_dir: Path) -> Path:
+def _scratch(workdir: Path, candidates: int) -> list[str]:
+    """A clone of HEAD with ``candidates`` empty commits on top: [A, candidate 1, ...]."""
+    repo = workdir / "repo"
+    if not repo.exists():
+        subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(REPO), str(repo)], check=True)
+        _git(repo, "checkout", "-q", "-B", "validate", _git(REPO, "rev-parse", "HEAD"))
+        for i in range(candidates):
+            _git(repo, "-c", "user.name=validate", "-c", "user.email=validate@invalid", "commit", "-q",
+                 "--allow-empty", "-m", f"validate_gate: candidate {i + 1} (A's code)")
+    hashes = _git(repo, "log", "--reverse", "--format=%H", f"-{candidates + 1}").split()
+    if len(hashes) != candidates + 1:
+        raise SystemExit(f"{repo} holds {len(hashes)} commits for {candidates + 1}; remove it to start over")
+    return hashes
+
+
+def _conf(workdir: Path) -> Path:
     from asv import util
 
     conf = util.load_json(str(REPO / "asv.conf.json"), js_comments=True)
-    conf.update(repo=str(REPO), benchmark_dir=str(benchmark_dir), results_dir=str(workdir / "results"),
-                html_dir=str(workdir / "html"), env_dir=str(workdir / "env"))
+    conf.update(repo=str(workdir / "repo"), branches=["validate"], results_dir=str(workdir / "results"),
+                html_dir=str(workdir / "html"), env_dir=str(REPO / ".asv" / "env"))
     path = workdir / "asv.conf.json"
     path.write_text(json.dumps(conf, indent=1))
     return path
 
 
-def _plant(site: Path, seconds: float) -> list[Path]:
-    (site / PLANT_MODULE).write_text(PLANT_SOURCE.format(seconds=seconds))
-    (site / PLANT_PTH).write_text("import zz_embedload_planted_slowdown\n")
-    return [site / PLANT_MODULE, site / PLANT_PTH]
+def _median_of(results_dir: Path, machine: str, commit: str, label: str) -> float:
+    from embedload.results import load_commit_results
 
-
-def _one_run(args, conf: Path, commit: str, workdir: Path, target: Path) -> bool:
-    start = time.monotonic()
-    cmd = [sys.executable, "-m", "asv", "--config", str(conf), "run", "--record-samples", "--bench", args.bench,
-           "-E", f"existing:{args.python}", "--set-commit-hash", commit]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    files = glob.glob(str(workdir / "results" / "*" / f"{commit[:8]}-existing*.json"))
-    if proc.returncode != 0 or len(files) != 1:
-        print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
-        return False
-    shutil.copy(files[0], target)
-    os.unlink(files[0])  # the next run starts from nothing
-    print(f"{target.name} in {time.monotonic() - start:.0f} s", flush=True)
-    return True
-
-
-IMPORT_WARM = "bench_timing.Import.timeraw_import(st-torch, warm)"
-
-
-def _import_median(path: Path, results_dir: Path) -> float:
-    from embedload.results import measurements_from_results_file
-
-    for m in measurements_from_results_file(path, results_dir)[0]:
-        if m.label == IMPORT_WARM and m.status == "ok":
+    for m in load_commit_results(results_dir, machine, commit).measurements:
+        if m.label == label and m.status == "ok":
             return m.value
-    raise SystemExit(f"{path.name} has no {IMPORT_WARM} result to size the plant on: does --bench select it?")
+    raise SystemExit(f"no {label} result for {commit[:8]}: does --bench select it?")
 
 
-def _plants(args) -> list[tuple[str, str, float]]:
-    """[(paired label, kind, size)], kind 'seconds' or 'fraction'; [] without --paired-label."""
-    labels = args.paired_label.split(",") if args.paired_label else []
-    if args.plant_fraction:
-        sizes, kind = [float(f) for f in args.plant_fraction.split(",")], "fraction"
-    else:
-        sizes, kind = ([args.plant] if args.plant else []), "seconds"
-    if labels and len(labels) != len(sizes):
-        raise SystemExit(f"--paired-label names {len(labels)} label(s) for {len(sizes)} plant size(s): give one per size")
-    if args.plant and args.plant_fraction:
-        raise SystemExit("give --plant (seconds) or --plant-fraction, not both")
-    if args.plant_fraction and not labels:
-        raise SystemExit("--plant-fraction sizes on a baseline run: give --paired-label too")
-    return [(label, kind, size) for label, size in zip(labels, sizes)]
+def _calibrate(python: str) -> dict[str, float]:
+    out = subprocess.run([python, "-m", "embedload", "profile", "--runs", "3", "--format", "json"],
+                         capture_output=True, text=True, cwd=REPO)
+    if out.returncode not in (0, 1):
+        raise SystemExit(f"calibration failed: {out.stderr.strip()[-500:]}")
+    [row] = [r for r in json.loads(out.stdout)["rows"] if "total" in r["timings"]]
+    return {"import": row["timings"]["import"]["median"], "total": row["timings"]["total"]["median"]}
+
+
+def _trial(results_dir: Path, machine: str, base: str, cand: str, size: float, set_no: int, seconds: float) -> dict:
+    from embedload.config import Config
+    from embedload.gate import DEFAULT_THRESHOLD, evaluate
+    from embedload.results import load_commit_results
+
+    current = load_commit_results(results_dir, machine, cand).measurements
+    baseline = load_commit_results(results_dir, machine, base).measurements
+    report = evaluate(current, config=Config(path=None), commit=cand, machine=machine, baseline=baseline,
+                      baseline_name=base[:8], threshold=DEFAULT_THRESHOLD, fail_on=("regressions",))
+    per = {}
+    for c in report.comparisons:
+        if c.status in ("regressed", "improved", "unchanged", "insignificant"):
+            per[c.name] = {"ratio": c.ratio, "status": c.status,
+                           "detectable": c.power.detectable if c.power else None,
+                           "noise": c.power.noise if c.power else None}
+    return {"set": set_no, "size": size, "flagged": bool(report.regressions), "exit_code": report.exit_code,
+            "problems": report.problems, "benchmarks": per, "disturbed": bool(report.disturbed),
+            "threshold": DEFAULT_THRESHOLD, "set_seconds": seconds, "commits": [base, cand]}
 
 
 def cmd_run(args) -> int:
+    from embedload.results import asv_env_python, default_machine
+
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    plants = _plants(args)
-    conf = _conf(workdir, Path(args.benchmark_dir))
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-    site = _site_packages(args.python)
-    planted: list[Path] = []
-    try:
-        for i in range(args.runs):
-            print(f"[{i + 1}/{args.runs}] ", end="", flush=True)
-            if args.plant and not plants:
-                planted = planted or _plant(site, args.plant)
-            base = workdir / f"{args.label}-{i:02d}.json"
-            if not _one_run(args, conf, commit, workdir, base):
-                return 2
-            # The planted runs right after their baseline, as `asv continuous` runs them: they share
-            # the machine's state of those minutes. Rotated, so no size always runs last.
-            for label, kind, size in plants[i % len(plants):] + plants[:i % len(plants)] if plants else []:
-                seconds = size * _import_median(base, workdir / "results") if kind == "fraction" else size
-                planted = _plant(site, seconds)
-                what = f"+{size:.0%} = {seconds:.3f} s" if kind == "fraction" else f"{seconds} s"
-                print(f"[{i + 1}/{args.runs}] planted {what}: ", end="", flush=True)
-                ok = _one_run(args, conf, commit, workdir, workdir / f"{label}-{i:02d}.json")
-                for path in planted:
-                    path.unlink(missing_ok=True)
-                planted = []
-                if not ok:
-                    return 2
-    finally:
-        for path in planted:
-            path.unlink(missing_ok=True)
+    sizes = [float(s) for s in args.sizes.split(",")]
+    hashes = _scratch(workdir, len(sizes))
+    conf = _conf(workdir)
+    python = asv_env_python(None, conf)
+    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    plan = workdir / "plant.json"
+    trials = workdir / "trials.jsonl"
+    done = sum(1 for _ in trials.open()) // len(sizes) if trials.exists() else 0
+    medians = json.loads((workdir / "medians.json").read_text()) if (workdir / "medians.json").exists() else None
+    if medians is None:
+        print("calibrating the plant on 3 profile runs of the baseline's environment ...", flush=True)
+        medians = _calibrate(python)
+    env = {**os.environ, "EMBEDLOAD_TIMING": "gate"}
+    (workdir / "hashes.txt").write_text("\n".join(hashes) + "\n")
+    for set_no in range(done, done + args.sets):
+        plan.write_text(json.dumps({
+            h: {"import": f * medians["import"], "init": f * (medians["total"] - medians["import"])}
+            for h, f in zip(hashes[1:], sizes) if f > 0
+        }))
+        (site / PLANT_MODULE).write_text(PLANT_SOURCE.format(plan=str(plan)))
+        (site / PLANT_PTH).write_text("import zz_embedload_planted_slowdown\n")
+        shutil.rmtree(workdir / "results", ignore_errors=True)
+        start = time.monotonic()
+        print(f"set {set_no + 1}: {len(hashes)} commits, sizes {args.sizes} (import {medians['import']:.3f} s, "
+              f"total {medians['total']:.3f} s) ...", flush=True)
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "asv", "--config", str(conf), "run", "--record-samples", "--interleave-rounds",
+                 "--bench", args.bench, f"HASHFILE:{workdir / 'hashes.txt'}"],
+                cwd=workdir, env=env, capture_output=True, text=True,
+            )
+        finally:
+            (site / PLANT_PTH).unlink(missing_ok=True)
+            (site / PLANT_MODULE).unlink(missing_ok=True)
+        seconds = time.monotonic() - start
+        log = workdir / "logs" / f"set-{set_no + 1:02d}.log"
+        log.parent.mkdir(exist_ok=True)
+        log.write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            print(f"asv run failed (exit {proc.returncode}); see {log}", file=sys.stderr)
+            return 2
+        results = workdir / "results"
+        machine = default_machine(results)
+        with trials.open("a") as out:
+            for h, f in zip(hashes[1:], sizes):
+                trial = _trial(results, machine, hashes[0], h, f, set_no + 1, seconds)
+                out.write(json.dumps(trial) + "\n")
+                ratios = ", ".join(f"{name.split('.')[-1].split('(')[0]} {b['ratio']:.3f} {b['status']}"
+                                   for name, b in sorted(trial["benchmarks"].items()))
+                print(f"  +{f:.0%}: {'FLAGGED' if trial['flagged'] else 'passed'} ({ratios})"
+                      + (" [disturbed]" if trial["disturbed"] else ""), flush=True)
+        shutil.copytree(results, workdir / "sets" / f"{set_no + 1:02d}", dirs_exist_ok=True)
+        medians = {"import": _median_of(results, machine, hashes[0], IMPORT),
+                   "total": _median_of(results, machine, hashes[0], TOTAL)}
+        (workdir / "medians.json").write_text(json.dumps(medians))
+        print(f"  set {set_no + 1} took {seconds / 60:.1f} min", flush=True)
     return 0
 
 
-def cmd_evaluate(args) -> int:
-    from embedload.config import Config
-    from embedload.gate import evaluate
-    from embedload.results import measurements_from_results_file
+def _flagged(trials: list[dict], name: str) -> int:
+    return sum(1 for t in trials if t["benchmarks"].get(name, {}).get("status") == "regressed")
 
-    workdir = Path(args.workdir)
-    results_dir = workdir / "results"
-    base_label, cur_label = args.pairs.split(":")
-    bases = sorted(workdir.glob(f"{base_label}-*.json"))
-    curs = sorted(workdir.glob(f"{cur_label}-*.json"))
-    if base_label == cur_label:
-        pairs = list(zip(bases, bases[1:]))
-    else:
-        pairs = list(zip(bases, curs))
-    thresholds = [float(t) for t in args.thresholds.split(",")]
-    print(f"{len(pairs)} pairs {args.pairs}")
-    for threshold in thresholds:
-        flagged = 0
-        lines = []
-        for base, cur in pairs:
-            report = evaluate(
-                measurements_from_results_file(cur, results_dir)[0], config=Config(path=None), commit=cur.name,
-                machine="this", baseline=measurements_from_results_file(base, results_dir)[0], baseline_name=base.name,
-                threshold=threshold, fail_on=("regressions",),
-            )
-            if report.problems:
-                print(f"  {base.name} -> {cur.name}: cannot judge: {report.problems}")
-                continue
-            flagged += bool(report.regressions)
-            imp = [c for c in report.comparisons if c.name.startswith(IMPORT_WARM)]
-            ratio = f"{imp[0].ratio:.3f}" if imp else "-"
-            what = ", ".join(f"{c.name} {c.ratio:.2f}× [{c.test}]" for c in report.regressions) or "no regression"
-            lines.append(f"  {base.name} -> {cur.name}: import ratio {ratio}; {what}")
-        print(f"threshold {threshold:g}: regression reported in {flagged}/{len(pairs)} pairs")
-        if args.verbose:
-            print("\n".join(lines))
+
+def _median(trials: list[dict], name: str, key: str) -> float:
+    values = [t["benchmarks"][name][key] for t in trials if t["benchmarks"].get(name, {}).get(key) is not None]
+    return statistics.median(values) if values else float("nan")
+
+
+def cmd_report(args) -> int:
+    trials = [json.loads(line) for line in (Path(args.workdir) / "trials.jsonl").read_text().splitlines()]
+    sizes = sorted({t["size"] for t in trials})
+    rows = []
+    for size in sizes:
+        ts = [t for t in trials if t["size"] == size]
+
+        rows.append([
+            "A/A" if size == 0 else f"+{size:.0%}", len(ts), sum(t["flagged"] for t in ts),
+            _flagged(ts, IMPORT), _flagged(ts, TOTAL),
+            f"{_median(ts, IMPORT, 'ratio'):.3f}", f"{_median(ts, TOTAL, 'ratio'):.3f}",
+            f"+{_median(ts, IMPORT, 'detectable'):.1%}", f"+{_median(ts, TOTAL, 'detectable'):.1%}",
+            sum(t["disturbed"] for t in ts),
+        ])
+    header = ["planted", "trials", "gate flagged", "import flagged", "total flagged", "import ratio (median)",
+              "total ratio (median)", "import: sees from (median)", "total: sees from (median)", "disturbed"]
+    from tabulate import tabulate
+
+    print(tabulate(rows, headers=header, tablefmt="github" if args.format == "markdown" else "simple"))
+    seconds = sorted({(t["set"], t["set_seconds"]) for t in trials})
+    commits = len(sizes) + 1
+    per_set = statistics.median(s for _, s in seconds)
+    print(f"\n{len(seconds)} set(s) of {commits} commits; a set took {per_set / 60:.1f} min (median), "
+          f"i.e. {per_set * 2 / commits / 60:.1f} min per pair of commits; threshold {trials[0]['threshold']:g}")
     return 0
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", default="/tmp/embedload-gate-validation")
+    parser.add_argument("--workdir", default="/tmp/embedload-gate-validation",
+                        help="scratch clone, results and trials (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run")
-    p.add_argument("--label", required=True)
-    p.add_argument("--runs", type=int, default=10)
-    p.add_argument("--bench", default="timeraw", help="asv --bench regex (default: %(default)s)")
-    p.add_argument("--python", default=sys.executable, help="interpreter of the environment to measure")
-    p.add_argument("--plant", type=float, default=0.0, help="seconds of planted slowdown in the import")
-    p.add_argument("--paired-label",
-                   help="with --plant or --plant-fraction: each --label run (unplanted) is followed by a planted run "
-                        "saved under this label; comma-separated, one label per --plant-fraction size")
-    p.add_argument("--plant-fraction",
-                   help="comma-separated fractions (0.25 = +25%%) of the preceding baseline run's warm import median")
-    p.add_argument("--benchmark-dir", default=str(REPO / "benchmarks"),
-                   help="the suite to run (default: the working tree's); a copy keeps a long experiment fixed")
+    p = sub.add_parser("run", help="measure sets of baseline + planted candidates and judge each pair")
+    p.add_argument("--sets", type=int, default=10, help="sets to add to the workdir's trials (default: %(default)s)")
+    p.add_argument("--sizes", default="0,0.05,0.1,0.2",
+                   help="planted slowdowns, one candidate commit each; 0 is an A/A pair (default: %(default)s)")
+    p.add_argument("--bench", default=DEFAULT_BENCH, help="asv --bench regex (default: import and total, warm)")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("evaluate")
-    p.add_argument("--pairs", required=True, help="BASE:CURRENT labels; the same label twice means consecutive pairs")
-    p.add_argument("--thresholds", default="1.2")
-    p.add_argument("-v", "--verbose", action="store_true")
-    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("report", help="the detection table from the workdir's trials")
+    p.add_argument("--format", choices=("text", "markdown"), default="text")
+    p.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -38,6 +38,12 @@ CACHES = CACHE_STATES
 # stage against another. No warm-up sample (warmup_time=0): setup reads the stage's files for
 # cache=warm, and evicts them before every sample for cache=cold.
 TIMING = dict(number=1, repeat=2, rounds=4, warmup_time=0, timeout=600)
+#: The gate's samples (``make gate`` and ``tools/validate_gate.py`` set ``EMBEDLOAD_TIMING=gate``):
+#: asv continuous interleaves the two commits round by round, so short rounds pair each sample of
+#: one commit with a sample of the other taken seconds apart (docs/gate.md: "Power").
+GATE_TIMING = dict(TIMING, repeat=2, rounds=6)
+if os.environ.get("EMBEDLOAD_TIMING") == "gate":
+    TIMING = GATE_TIMING
 
 #: Fresh probe processes per combination behind each ``track_`` figure (their median).
 PROBE_RUNS = 3
