@@ -51,7 +51,8 @@ bench-runtimes: setup
 	$(BIN)/embedload show --commit HEAD
 
 # Baseline and candidate measured back to back, their rounds interleaved, so both see the same
-# minutes of this machine (docs/gate.md: runs of one commit differ by up to ±10% here).
+# minutes of this machine (docs/gate.md: runs of one commit differ by up to ±10% here), with the
+# gate's samples (EMBEDLOAD_TIMING=gate: 6 rounds of 2 per commit).
 # asv continuous exits 1 on its own verdict (factor 1.1); the gate's verdict is the one that
 # counts, and it exits 2 if asv left no results to judge.
 BASE    ?= HEAD~1
@@ -59,7 +60,7 @@ BENCH   ?= .
 FAIL_ON ?= targets,regressions
 gate: setup
 	$(BIN)/asv machine --yes > /dev/null
-	$(BIN)/asv continuous --record-samples --interleave-rounds --show-stderr --bench '$(BENCH)' $(BASE) HEAD || true
+	EMBEDLOAD_TIMING=gate $(BIN)/asv continuous --record-samples --interleave-rounds --show-stderr --bench '$(BENCH)' $(BASE) HEAD || true
 	@echo
 	$(BIN)/python tools/gate.py --commit HEAD --baseline $(BASE) --fail-on $(FAIL_ON)
 

@@ -7,6 +7,7 @@ import sys
 import time
 from xml.etree import ElementTree as ET
 
+import pytest
 from test_gate import _evaluate, _suite_measurements
 
 from embedload import conditions
@@ -29,8 +30,8 @@ def test_a_window_sees_another_process_using_a_core():
     finally:
         competitor.kill()
         competitor.wait()
-    assert found["other_cores"] > 0.5, found  # the competitor's core (our 0.5 s of CPU excluded)
-    assert 0 <= found["steal"] <= 1 and found["cpus"] >= 1 and found["end"] > found["start"]
+    assert found["other_cpu"] / found["wall"] > 0.5, found  # the competitor's core (our 0.5 s of CPU excluded)
+    assert 0 <= found["steal_cpu"] <= found["machine_cpu"] and found["cpus"] >= 1 and found["end"] > found["start"]
 
 
 def test_rounds_are_recorded_beside_the_results_and_the_latest_run_is_read(tmp_path, monkeypatch):
@@ -43,25 +44,31 @@ def test_rounds_are_recorded_beside_the_results_and_the_latest_run_is_read(tmp_p
     [entry] = [json.loads(line) for line in path.read_text().splitlines()]
     assert entry["class"] == "bench_timing.Import" and entry["params"] == ["st-torch", "warm"]
 
-    def line(run, end, other, steal=0.0):
-        return json.dumps({"class": "bench_timing.Import", "params": ["st-torch", "warm"], "run": run, "start": end - 5,
-                           "end": end, "other_cores": other, "steal": steal, "load": 1.0, "cpus": 2})
+    def line(run, end, other, steal=0.0, wall=10.0):
+        return json.dumps({"class": "bench_timing.Import", "params": ["st-torch", "warm"], "run": run, "start": end - wall,
+                           "end": end, "wall": wall, "other_cpu": other * wall, "steal_cpu": steal * 2 * wall,
+                           "machine_cpu": 2 * wall, "load": 1.0, "cpus": 2})
 
     path.write_text("\n".join([line("1:100", 1000, 1.4), line("1:100", 1010, 0.9), line("2:200", 2000, 0.02),
                                line("2:200", 2010, 0.1, steal=0.01), '{"class": "torn']) + "\n")
     found = read_conditions(path.parent, "ab" * 20, "env-1")
     latest = found[("bench_timing.Import", ("st-torch", "warm"))]
-    assert latest == Conditions(rounds=2, other_cores=0.1, steal=0.01, load=1.0)  # the busy first run is not this one
+    assert (latest.rounds, latest.wall) == (2, 20.0)  # the busy first run is not this one
+    assert latest.other_cores == pytest.approx(0.06) and latest.steal == pytest.approx(0.005)
     assert not latest.disturbed
-    path.write_text(path.read_text() + line("3:300", 3000, 0.8) + "\n")
+    path.write_text(path.read_text() + line("3:300", 3000, 0.8) + "\n" + line("3:300", 3010, 0.0) + "\n")
     busy = read_conditions(path.parent, "ab" * 20, "env-1")[("bench_timing.Import", ("st-torch", "warm"))]
-    assert busy.disturbed and busy.describe().startswith("disturbed: other processes used 0.80 cores")
-    assert Conditions(1, 0.0, 0.2, 0.5).describe().startswith("disturbed: the hypervisor stole 20% of the CPU")
+    assert busy.disturbed and busy.describe().startswith("disturbed: other processes used 0.40 cores (over 2 round(s), 20 s")
+    # a few ticks over a short round are not a disturbance: 0.03 s of other CPU over 0.05 s
+    path.write_text(line("4:400", 4000, 0.6, wall=0.05) + "\n")
+    short = read_conditions(path.parent, "ab" * 20, "env-1")[("bench_timing.Import", ("st-torch", "warm"))]
+    assert short.other_cores == pytest.approx(0.6) and not short.disturbed
+    assert Conditions(1, 10.0, 0.0, 0.2, 0.5).describe().startswith("disturbed: the hypervisor stole 20% of the CPU")
     assert read_conditions(tmp_path / "nowhere", "ab" * 20, "env-1") == {}
 
 
 def _with_conditions(measurements, other_cores):
-    found = Conditions(rounds=4, other_cores=other_cores, steal=0.0, load=0.5)
+    found = Conditions(rounds=4, wall=20.0, other_cpu=other_cores * 20.0, steal=0.0, load=0.5)
     return [dataclasses.replace(m, conditions=found) if m.status == "ok" and m.samples else m for m in measurements]
 
 

@@ -110,7 +110,8 @@ def _conf(workdir: Path) -> Path:
     from asv import util
 
     conf = util.load_json(str(REPO / "asv.conf.json"), js_comments=True)
-    conf.update(repo=str(workdir / "repo"), branches=["validate"], results_dir=str(workdir / "results"),
+    conf.update(repo=str(workdir / "repo"), branches=["validate"], benchmark_dir=str(workdir / "repo" / "benchmarks"),
+                results_dir=str(workdir / "results"),
                 html_dir=str(workdir / "html"), env_dir=str(REPO / ".asv" / "env"))
     path = workdir / "asv.conf.json"
     path.write_text(json.dumps(conf, indent=1))

@@ -7,14 +7,16 @@ the suite records it (:class:`Window`: set up before the samples, closed after t
 line in ``<ASV_CONF_DIR>/.asv/conditions/<commit>-<env>.jsonl``, like the skip reasons
 (:mod:`embedload.reasons`):
 
-- ``other_cores``: CPU time used by every other process (and the kernel) over the round, in cores
-  on average: the machine's busy time from ``/proc/stat`` minus this benchmark process's and its
-  children's (the measured interpreters);
-- ``steal``: the share of the machine's CPU time the hypervisor gave to other guests (``/proc/stat``);
+- ``other_cpu``: CPU seconds used by every other process (and the kernel) over the round: the
+  machine's busy time from ``/proc/stat`` minus this benchmark process's and its children's (the
+  measured interpreters);
+- ``steal_cpu`` of ``machine_cpu``: what the hypervisor gave to other guests (``/proc/stat``);
 - ``load``: the 1-minute load average at the end of the round.
 
-A round is *disturbed* when other work used more than :data:`MAX_OTHER_CORES` cores on average or
-steal exceeded :data:`MAX_STEAL` (docs/gate.md gives the measurements behind these limits).
+A benchmark's rounds are summed: it is *disturbed* when other work used more than
+:data:`MAX_OTHER_CORES` cores on average over them (and at least :data:`MIN_OTHER_CPU` CPU
+seconds, since ``/proc/stat`` counts 10 ms ticks) or steal exceeded :data:`MAX_STEAL` of the
+machine's CPU time (docs/gate.md gives the measurements behind these limits).
 Entries carry the asv run they belong to (the ``asv`` process's id and start time), so that the
 reader keeps, for each benchmark, only the run whose samples asv stored.
 """
@@ -34,6 +36,8 @@ CONDITIONS_SUBDIR = os.path.join(".asv", "conditions")
 MAX_OTHER_CORES = 0.25
 #: Hypervisor steal above this share of the machine's CPU time marks the round disturbed.
 MAX_STEAL = 0.05
+#: Other work is a disturbance only from this many CPU seconds over the rounds (20 ticks of /proc/stat).
+MIN_OTHER_CPU = 0.2
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -91,8 +95,8 @@ class Window:
         busy, steal, total = (b - a for a, b in zip(self.stat, stat))
         other = max(0.0, busy - (own - self.own))
         return {
-            "start": self.wall, "end": end, "other_cores": other / wall,
-            "steal": steal / total if total > 0 else 0.0, "load": os.getloadavg()[0], "cpus": os.cpu_count(),
+            "start": self.wall, "end": end, "wall": wall, "other_cpu": other, "steal_cpu": steal, "machine_cpu": total,
+            "load": os.getloadavg()[0], "cpus": os.cpu_count(),
         }
 
 
@@ -114,30 +118,41 @@ def record(benchmark_class: str, params: tuple, window: Window) -> None:
 
 @dataclass(frozen=True)
 class Conditions:
-    """A benchmark's rounds in the run whose samples asv kept: the worst of each figure."""
+    """A benchmark's rounds in the run whose samples asv kept, summed."""
 
     rounds: int
-    other_cores: float
+    #: seconds of the rounds (setup's end to teardown), and CPU seconds of other processes over them
+    wall: float
+    other_cpu: float
+    #: the hypervisor's steal, as a share of the machine's CPU time over the rounds
     steal: float
+    #: the highest 1-minute load average at a round's end
     load: float
 
     @property
+    def other_cores(self) -> float:
+        return self.other_cpu / self.wall if self.wall > 0 else 0.0
+
+    @property
     def disturbed(self) -> bool:
-        return self.other_cores > MAX_OTHER_CORES or self.steal > MAX_STEAL
+        # /proc/stat counts in ticks (10 ms): a few ticks over a short round are not a disturbance.
+        busy = self.other_cores > MAX_OTHER_CORES and self.other_cpu >= MIN_OTHER_CPU
+        return busy or self.steal > MAX_STEAL
 
     def describe(self) -> str:
         why = []
-        if self.other_cores > MAX_OTHER_CORES:
+        if self.other_cores > MAX_OTHER_CORES and self.other_cpu >= MIN_OTHER_CPU:
             why.append(f"other processes used {self.other_cores:.2f} cores")
         if self.steal > MAX_STEAL:
             why.append(f"the hypervisor stole {self.steal:.0%} of the CPU")
+        over = f"over {self.rounds} round(s), {self.wall:.0f} s"
         if not why:
-            return f"quiet: other processes {self.other_cores:.2f} cores, steal {self.steal:.0%}, load {self.load:.2f}"
-        return "disturbed: " + " and ".join(why) + f" (worst of {self.rounds} round(s); load {self.load:.2f})"
+            return f"quiet: other processes {self.other_cores:.2f} cores, steal {self.steal:.1%} ({over})"
+        return "disturbed: " + " and ".join(why) + f" ({over}; load up to {self.load:.2f})"
 
     def as_dict(self) -> dict:
-        return {"rounds": self.rounds, "other_cores": self.other_cores, "steal": self.steal, "load": self.load,
-                "disturbed": self.disturbed}
+        return {"rounds": self.rounds, "wall": self.wall, "other_cores": self.other_cores, "steal": self.steal,
+                "load": self.load, "disturbed": self.disturbed}
 
 
 def read_conditions(conditions_dir: Path, commit: str, env_name: str) -> dict[tuple[str, tuple], Conditions]:
@@ -152,14 +167,18 @@ def read_conditions(conditions_dir: Path, commit: str, env_name: str) -> dict[tu
         try:
             entry = json.loads(line)
             key = (entry["class"], tuple(entry["params"]))
-            float(entry["other_cores"]), float(entry["steal"]), float(entry["load"]), float(entry["end"])
+            for name in ("end", "wall", "other_cpu", "steal_cpu", "machine_cpu", "load"):
+                entry[name] = float(entry[name])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            continue  # a torn line from a killed run
+            continue  # a torn line from a killed run, or another version's
         rounds.setdefault(key, []).append(entry)
     found = {}
     for key, entries in rounds.items():
         last_run = max(entries, key=lambda e: e["end"]).get("run", "")
         kept = [e for e in entries if e.get("run", "") == last_run] if last_run else entries
-        found[key] = Conditions(len(kept), max(e["other_cores"] for e in kept), max(e["steal"] for e in kept),
-                                max(e["load"] for e in kept))
+        machine = sum(e["machine_cpu"] for e in kept)
+        found[key] = Conditions(
+            rounds=len(kept), wall=sum(e["wall"] for e in kept), other_cpu=sum(e["other_cpu"] for e in kept),
+            steal=sum(e["steal_cpu"] for e in kept) / machine if machine > 0 else 0.0, load=max(e["load"] for e in kept),
+        )
     return found

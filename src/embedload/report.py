@@ -213,7 +213,7 @@ def conditions_lines(conditions: list[tuple[str, str, Conditions]]) -> list[str]
     worst = max(c.other_cores for _, _, c in conditions)
     steal = max(c.steal for _, _, c in conditions)
     return [f"quiet: {len(conditions)} timing(s) recorded, other processes at most {worst:.2f} cores on average "
-            f"over a round (limit {MAX_OTHER_CORES}), steal at most {steal:.1%} (limit {MAX_STEAL:.0%})"]
+            f"over a benchmark's rounds (limit {MAX_OTHER_CORES}), steal at most {steal:.1%} (limit {MAX_STEAL:.0%})"]
 
 
 #: Statuses shown one per line; the rest are counted.
