@@ -401,6 +401,8 @@ def test_a_loaders_strategy_labels_its_rows(tmp_path):
                           stats=m.stats, samples=m.samples) for m in _suite_measurements() if m.status == "ok"]
     report = evaluate(loader, config=load_config(pyproject), commit="c" * 40, machine="box")
     assert {r.strategy for r in report.rows} == {"lazy"}
+    assert any(r.startswith("only your loader app.embed:load was measured; add a built-in runtime") for r in report.recommendations)
+    assert not any("make bench-runtimes" in r for r in report.recommendations)  # embedload's own target, not the app's
     assert "Runtime: app.embed:load (lazy)" in render_text(report)
     assert "| m | app.embed:load (lazy) | warm |" in render_markdown(report)
     document = json.loads(render_json(report))

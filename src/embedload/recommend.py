@@ -148,11 +148,17 @@ def recommendations(report: Report) -> list[str]:
     models = {row.model for row in report.rows if row.model != ANY_MODEL}
     if len(runtimes) == 1 and report.rows:
         (only,) = runtimes
-        out.append(
-            f"only the {only} runtime was measured, so which runtime loads fastest is not answered here; "
-            f"measure the others from the same commit with `make bench-runtimes` (asv), or one at a time with "
-            f"`embedload prepare --runtime fastembed && embedload profile --runtime fastembed`"
-        )
+        if ":" in only:  # a loader (module:callable), in an application's suite
+            out.append(
+                f"only your loader {only} was measured; add a built-in runtime beside it to [tool.embedload.suite] "
+                f"runtimes (e.g. [\"st-torch\"]) to see what your code adds to sentence-transformers' own load"
+            )
+        else:
+            out.append(
+                f"only the {only} runtime was measured, so which runtime loads fastest is not answered here; "
+                f"measure the others from the same commit with `make bench-runtimes` (asv), or one at a time with "
+                f"`embedload prepare --runtime fastembed && embedload profile --runtime fastembed`"
+            )
     if len(models) == 1:
         (only,) = models
         out.append(

@@ -248,7 +248,9 @@ def _comparison_mark(c: Comparison) -> str:
 
 
 def _ratio_text(c: Comparison) -> str:
-    return f"{c.ratio:.2f}×" if c.ratio is not None else "n/a"
+    if c.ratio is None:
+        return "n/a"
+    return f"{c.ratio:.2f}×" if c.ratio >= 0.01 else f"{c.ratio:.2g}×"
 
 
 def render_markdown(report: Report) -> str:
