@@ -18,7 +18,7 @@ Each candidate is then judged against A by the gate's own ``evaluate`` with the 
 defaults (threshold, regressions only): one trial per candidate per set, written as a JSON line
 to WORKDIR/trials.jsonl with the ratios, the verdicts, the stated power and the conditions.
 ``report`` turns the trials into the table of docs/gate.md. Sizes are sized on the previous
-set's A medians (the first set on a 3-run calibration), so "+10%" means 10% of what this
+set's A medians (the first set on 3 fresh loads in the environment), so "+10%" means 10% of what this
 machine measured minutes before.
 """
 
@@ -127,13 +127,30 @@ def _median_of(results_dir: Path, machine: str, commit: str, label: str) -> floa
     raise SystemExit(f"no {label} result for {commit[:8]}: does --bench select it?")
 
 
-def _calibrate(python: str) -> dict[str, float]:
-    out = subprocess.run([python, "-m", "embedload", "profile", "--runs", "3", "--format", "json"],
-                         capture_output=True, text=True, cwd=REPO)
-    if out.returncode not in (0, 1):
-        raise SystemExit(f"calibration failed: {out.stderr.strip()[-500:]}")
-    [row] = [r for r in json.loads(out.stdout)["rows"] if "total" in r["timings"]]
-    return {"import": row["timings"]["import"]["median"], "total": row["timings"]["total"]["median"]}
+CALIBRATE = """
+import time
+start = time.perf_counter()
+from sentence_transformers import SentenceTransformer
+imported = time.perf_counter()
+SentenceTransformer({path!r}, device="cpu").encode("calibration")
+print(imported - start, time.perf_counter() - start)
+"""
+
+
+def _calibrate(python: str, runs: int = 3) -> dict[str, float]:
+    """Import and total medians of ``runs`` fresh processes of the environment's interpreter (warm)."""
+    from embedload.models import DEFAULT_MODEL, resolve_model
+
+    source = CALIBRATE.format(path=str(resolve_model(DEFAULT_MODEL).path))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    found = []
+    for _ in range(runs + 1):  # the first run warms the page cache and is dropped
+        out = subprocess.run([python, "-c", source], capture_output=True, text=True, env=env, cwd=REPO)
+        if out.returncode != 0:
+            raise SystemExit(f"calibration failed in {python}: {out.stderr.strip().splitlines()[-1:]}")
+        found.append([float(x) for x in out.stdout.split()[-2:]])
+    found = found[1:]
+    return {"import": statistics.median(f[0] for f in found), "total": statistics.median(f[1] for f in found)}
 
 
 def _trial(results_dir: Path, machine: str, base: str, cand: str, size: float, set_no: int, seconds: float) -> dict:
@@ -172,7 +189,7 @@ def cmd_run(args) -> int:
     done = sum(1 for _ in trials.open()) // len(sizes) if trials.exists() else 0
     medians = json.loads((workdir / "medians.json").read_text()) if (workdir / "medians.json").exists() else None
     if medians is None:
-        print("calibrating the plant on 3 profile runs of the baseline's environment ...", flush=True)
+        print("calibrating the plant on 3 fresh loads in the baseline's environment ...", flush=True)
         medians = _calibrate(python)
     env = {**os.environ, "EMBEDLOAD_TIMING": "gate"}
     (workdir / "hashes.txt").write_text("\n".join(hashes) + "\n")
