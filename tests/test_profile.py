@@ -105,6 +105,9 @@ def test_profile_is_a_library_call(tiny_model, empty_config, tmp_path):
     assert len(result.document["runs"]) == 1 and (tmp_path / "runs.json").is_file()
     assert [r.runtime for r in result.report.rows] == ["st-torch"]
     assert any(line.startswith("[1/1]") for line in lines)
+    # what else the machine did while the runs ran, one figure for the whole profile
+    assert {side for side, _, _ in result.report.conditions} == {"current"}
+    assert {c.rounds for _, _, c in result.report.conditions} == {1} and result.report.conditions[0][2].wall > 0
 
     against = run_profile([str(tiny_model)], config=load_config(), runs=1, baseline=tmp_path / "runs.json")
     assert against.gated and against.report.comparisons and against.exit_code in (0, 1)

@@ -175,10 +175,14 @@ def read_conditions(conditions_dir: Path, commit: str, env_name: str) -> dict[tu
     found = {}
     for key, entries in rounds.items():
         last_run = max(entries, key=lambda e: e["end"]).get("run", "")
-        kept = [e for e in entries if e.get("run", "") == last_run] if last_run else entries
-        machine = sum(e["machine_cpu"] for e in kept)
-        found[key] = Conditions(
-            rounds=len(kept), wall=sum(e["wall"] for e in kept), other_cpu=sum(e["other_cpu"] for e in kept),
-            steal=sum(e["steal_cpu"] for e in kept) / machine if machine > 0 else 0.0, load=max(e["load"] for e in kept),
-        )
+        found[key] = summarize([e for e in entries if e.get("run", "") == last_run] if last_run else entries)
     return found
+
+
+def summarize(entries: list[dict]) -> Conditions:
+    """Rounds (:meth:`Window.close` entries) as one :class:`Conditions`."""
+    machine = sum(e["machine_cpu"] for e in entries)
+    return Conditions(
+        rounds=len(entries), wall=sum(e["wall"] for e in entries), other_cpu=sum(e["other_cpu"] for e in entries),
+        steal=sum(e["steal_cpu"] for e in entries) / machine if machine > 0 else 0.0, load=max(e["load"] for e in entries),
+    )

@@ -9,6 +9,7 @@ measurements (an unwritable ``save_runs``, a bad baseline, targets, device, root
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .conditions import Window, summarize
 from .config import Config, UsageError
 from .files import OutputError, check_writable, dump_json, write_new_file
 from .gate import DEFAULT_THRESHOLD, Report, evaluate, load_baseline_file
@@ -93,7 +95,10 @@ def profile(
     cache = "cold" if cold_start else "warm"
     progress(f"profiling {', '.join(m.name for m in resolved)} with {loader or runtime} ({cache}), "
              f"{runs} fresh process(es) each")
+    window = Window.open()  # what else the machine does while the runs run
     results = profile_runs(resolved, measured, cache, runs, timeout=timeout, progress=progress, drop_caches=drop_caches)
+    found = window.close()
+    conditions = summarize([found]) if found else None
     document = profile_document(results, list(argv))
     if save_runs:
         _save(document, Path(save_runs), force)
@@ -104,8 +109,10 @@ def profile(
         progress(f"attributing the import (-X importtime, {IMPORT_RUNS} fresh processes)")
         attributed = profile_imports(code, runs=IMPORT_RUNS, progress=progress)
     first = results[0]
+    measured_runs = [dataclasses.replace(m, conditions=conditions) if m.status == "ok" and m.samples else m
+                     for m in measurements_from_runs(results)]
     report = evaluate(
-        measurements_from_runs(results), config=config, commit="(working tree)", machine=document["machine"],
+        measured_runs, config=config, commit="(working tree)", machine=document["machine"],
         baseline=loaded[0], baseline_name=loaded[1], threshold=threshold,
         fail_on=("regressions",) if baseline else ("targets",),
         env={"EMBEDLOAD_DEVICE": first["device"]}, versions=first["versions"], source="profile",
