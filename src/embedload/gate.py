@@ -131,9 +131,14 @@ class Report:
         return [c for c in self.comparisons if c.status in ("improved", "fixed")]
 
     @property
+    def powered(self) -> list[Comparison]:
+        """Comparisons with samples on both sides: each states its power (see :mod:`embedload.power`)."""
+        return [c for c in self.comparisons if c.power is not None]
+
+    @property
     def short_of_threshold(self) -> list[Comparison]:
-        """Comparisons whose noise hides a slowdown of the threshold's size (see :mod:`embedload.power`)."""
-        return [c for c in self.comparisons if c.power is not None and not c.power.resolves_threshold]
+        """Comparisons whose noise hides a slowdown of the threshold's size."""
+        return [c for c in self.powered if not c.power.resolves_threshold]
 
     @property
     def failed(self) -> list[Measurement]:
@@ -170,9 +175,9 @@ class Report:
         if self.baseline is not None:
             ungated = "" if "regressions" in self.fail_on else " (not gated: --fail-on targets)"
             parts.append(f"{len(self.regressions)} regression(s), {len(self.improvements)} improvement(s) vs {self.baseline}{ungated}")
-            blind, powered = len(self.short_of_threshold), sum(1 for c in self.comparisons if c.power is not None)
-            if blind:
-                parts.append(f"{blind} of {powered} sampled comparison(s) too noisy to see {slowdown_text(self.threshold)}")
+            if self.short_of_threshold:
+                parts.append(f"{len(self.short_of_threshold)} of {len(self.powered)} sampled comparison(s) too noisy "
+                             f"to see {slowdown_text(self.threshold)}")
         if failed:
             parts.append(f"{failed} benchmark(s) failed" + (" (not gated: --allow-failures)" if code == EXIT_OK else ""))
         if self.disturbed:

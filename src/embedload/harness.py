@@ -41,7 +41,7 @@ TIMING = dict(number=1, repeat=2, rounds=4, warmup_time=0, timeout=600)
 #: The gate's samples (``make gate`` and ``tools/validate_gate.py`` set ``EMBEDLOAD_TIMING=gate``):
 #: asv continuous interleaves the two commits round by round, so short rounds pair each sample of
 #: one commit with a sample of the other taken seconds apart (docs/gate.md: "Power").
-GATE_TIMING = dict(TIMING, repeat=2, rounds=6)
+GATE_TIMING = dict(TIMING, rounds=6)
 if os.environ.get("EMBEDLOAD_TIMING") == "gate":
     TIMING = GATE_TIMING
 

@@ -12,6 +12,7 @@ from .catalog import PARTS, STAGES
 from .conditions import MAX_OTHER_CORES, MAX_STEAL, Conditions
 from .gate import Comparison, Report, TargetCheck
 from .loadrows import rows_from_measurements, stages_add_up
+from .power import slowdown_text
 from .recommend import runtime_comparison
 from .results import CommitResults, Measurement
 from .units import format_bytes, format_seconds
@@ -184,10 +185,9 @@ def render_text(report: Report) -> str:
         for c in shown_comparisons(report):
             out.append(f"   {_comparison_mark(c)} {c.status:<14} {_ratio_text(c):>7}  {c.name}  [{c.test}]")
         out.append(f"   {comparison_tally(report)}")
-        powered = [c for c in report.comparisons if c.power is not None]
-        if powered:
+        if report.powered:
             out += ["", f"🔎 {POWER_TITLE}", THIN]
-            out += [f"   {'✓' if c.power.resolves_threshold else '⚠'} {c.name}: {c.power.describe()}" for c in powered]
+            out += [f"   {'✓' if c.power.resolves_threshold else '⚠'} {c.name}: {c.power.describe()}" for c in report.powered]
     out += ["", "🌡️ Conditions", THIN] + ["   " + line for line in conditions_lines(report.conditions)]
     not_measured = format_not_measured(report.not_measured)
     if not_measured:
@@ -201,6 +201,7 @@ def render_text(report: Report) -> str:
 
 
 POWER_TITLE = "Smallest slowdown each comparison could see (flagged 9 times in 10, at its own noise)"
+
 
 def conditions_lines(conditions: list[tuple[str, str, Conditions]]) -> list[str]:
     """What else the machine did while the timings ran: the disturbed ones, or one line saying it was quiet."""
@@ -285,12 +286,11 @@ def render_markdown(report: Report) -> str:
                 out.append(f"| {c.status} | `{c.name}` | {_compared_value(c.baseline, c.unit, c.status, 'baseline')} | "
                            f"{_compared_value(c.current, c.unit, c.status, 'current')} | {_ratio_text(c)} | {c.test} |")
         out.append(f"\n{comparison_tally(report)}")
-        powered = [c for c in report.comparisons if c.power is not None]
-        if powered:
+        if report.powered:
             out += ["", f"#### {POWER_TITLE}", "", "| | benchmark | sees from | noise | samples | |", "|---|---|---:|---:|---:|---|"]
-            for c in powered:
+            for c in report.powered:
                 p = c.power
-                seen = f"+{p.detectable:.1%}" if p.detectable is not None else "nothing"
+                seen = slowdown_text(1 + p.detectable) if p.detectable is not None else "nothing"
                 out.append(f"| {'✅' if p.resolves_threshold else '⚠️'} | `{c.name}` | {seen} | {p.noise:.1%} | "
                            f"{p.n_current}+{p.n_baseline} | {p.shortfall()} |")
     out += ["", "### Conditions", ""] + [f"- {line}" for line in conditions_lines(report.conditions)]
