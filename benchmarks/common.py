@@ -27,6 +27,9 @@ NotAvailable = harness.NotAvailable
 resolve, measurable, loaded_folder = harness.resolve, harness.measurable, harness.loaded_folder
 make_warm, make_cold_sources, recorded = harness.make_warm, harness.make_cold_sources, harness.recorded
 probe_key, probe_all_combinations = harness.probe_key, harness.probe_all_combinations
+# The load strategies came later: an older embedload has none, and bench_strategy then defines nothing.
+STRATEGY_MODELS = getattr(harness, "STRATEGY_MODELS", ())
+STRATEGIES = getattr(harness, "STRATEGIES_PARAM", ())
 
 if suite is None:
     from . import _before_suite

@@ -42,6 +42,20 @@ PROBE_FIGURES = (
 PROBE_BENCHMARKS = {f.benchmark: f.name for f in PROBE_FIGURES}
 FIGURE_UNITS = {f.name: f.unit for f in PROBE_FIGURES}
 
+#: An application's start-up under each load strategy (``embedload.strategies``): timed in fresh
+#: interpreters (``timeraw_``), and its cost and memory from the strategy probe (``track_``).
+STRATEGY_TIMING = {
+    "bench_strategy.Strategy.timeraw_ready": "ready",
+    "bench_strategy.Strategy.timeraw_first_vector": "first_vector",
+}
+STRATEGY_FIGURES = (
+    Figure("foreground_slowdown", "bench_strategy.StrategyCost.track_foreground_slowdown", "ratio"),
+    Figure("app_peak_rss", "bench_strategy.StrategyCost.track_app_peak_rss", "bytes"),
+    Figure("server_rss", "bench_strategy.ServiceMemory.track_server_rss", "bytes"),
+)
+STRATEGY_BENCHMARKS = {f.benchmark: f.name for f in STRATEGY_FIGURES}
+FIGURE_UNITS.update({f.name: f.unit for f in STRATEGY_FIGURES})
+
 #: The module ``embedload init`` writes in an application's suite: the same classes, so the same
 #: figures (``bench_embedload.Load.timeraw_total`` is ``bench_timing.Load.timeraw_total``).
 APP_MODULE = "bench_embedload"
@@ -52,7 +66,7 @@ def catalog_name(benchmark: str) -> str:
     module, _, rest = benchmark.partition(".")
     if module != APP_MODULE:
         return benchmark
-    for name in (*TIMING_BENCHMARKS, *PROBE_BENCHMARKS):
+    for name in (*TIMING_BENCHMARKS, *PROBE_BENCHMARKS, *STRATEGY_TIMING, *STRATEGY_BENCHMARKS):
         if name.partition(".")[2] == rest:
             return name
     return benchmark

@@ -26,7 +26,7 @@ from .modelbuild import CHECK_SENTENCES, MANIFEST, MIN_COSINE, SOURCES, BuildErr
 from .models import DEFAULT_MODEL, ModelError, model_statuses, models_root, resolve_model
 from .prepare import prepare_all, prepared_root
 from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
-from .profile import profile, stderr_progress
+from .profile import profile, profile_strategy, stderr_progress
 from .report import RENDERERS, format_probe, format_results_table
 from .results import ResultsError, asv_env_python, default_machine, load_commit_results
 from .runtimes import (
@@ -38,6 +38,7 @@ from .runtimes import (
     choose_runtime,
     device_from_env,
 )
+from .strategies import STRATEGY_NAMES
 from .units import format_bytes
 
 EXIT_USAGE = 2
@@ -221,6 +222,23 @@ def _cmd_profile(args) -> int:
     config = load_config(args.config)
     if args.output:
         check_writable(args.output, force=args.force)
+    if args.strategy:
+        both = [flag for flag, given in (("--save-runs", args.save_runs), ("--baseline", args.baseline),
+                                         ("--imports", args.imports), ("--drop-caches", args.drop_caches)) if given]
+        if both:
+            raise UsageError(f"--strategy cannot be combined with {', '.join(both)}: strategy profiles are not saved or "
+                             f"compared; track and gate them with asv (make bench-strategies, then embedload gate)")
+        if args.model and len(args.model) > 1:
+            raise UsageError("--strategy profiles one model; pass --model once")
+        strategies = list(STRATEGY_NAMES) if args.strategy == ["all"] else args.strategy
+        try:
+            result = profile_strategy(strategies, (args.model or [DEFAULT_MODEL])[0], config=config,
+                                      runtime=args.runtime, loader=args.loader, runs=args.runs,
+                                      cold_start=args.cold_start, timeout=args.timeout, progress=stderr_progress)
+        except ProbeError as exc:
+            raise UsageError(_probe_error_text(exc, args.verbose)) from None
+        _emit(result.report, args)
+        return result.exit_code
     try:
         result = profile(
             args.model or [DEFAULT_MODEL], config=config, runtime=args.runtime, loader=args.loader, runs=args.runs,
@@ -429,6 +447,11 @@ def _get_parser() -> argparse.ArgumentParser:
                         "a run with more than 1%% still resident fails instead of counting)")
     p.add_argument("--drop-caches", action="store_true", help="with --cold-start: also drop the whole page cache (needs root)")
     p.add_argument("--imports", action="store_true", help="also attribute the import to distributions (embedload imports) and cite the top costs")
+    p.add_argument("--strategy", action="append", metavar="NAME",
+                   help=f"profile the application's start-up under a load strategy instead of the stages: "
+                        f"{', '.join(STRATEGY_NAMES)}, all, or your own module:callable (called with (model_path, "
+                        f"device) at start, returns an object with encode); repeat for several. Prints ready, first "
+                        f"vector, the foreground task's slowdown and memory (docs/strategies.md)")
     _add_report_options(p)
     p.set_defaults(func=_cmd_profile)
 

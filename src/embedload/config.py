@@ -19,6 +19,7 @@ CONFIG_ENV = "EMBEDLOAD_CONFIG"
 KNOWN_SECTIONS = {"models", "targets", "loader", "suite"}
 
 #: How a loader makes the model usable; the report reads its stages accordingly.
+#: The load strategies an application can name (embedload.strategies defines each).
 STRATEGIES = ("eager", "lazy", "background", "service")
 
 

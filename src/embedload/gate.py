@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .conditions import Conditions
 from .config import Config
-from .loadrows import LoadRow, rows_from_measurements
+from .loadrows import LoadRow, StrategyRow, rows_from_measurements, strategy_rows
 from .power import Power, slowdown_text, stated_power
 from .profilefile import measurements_from_profile
 from .recommend import recommendations
@@ -112,6 +112,8 @@ class Report:
     allow_failures: bool = False
     #: (side, benchmark label, its conditions) for every measured benchmark whose run recorded them
     conditions: list[tuple[str, str, Conditions]] = field(default_factory=list)
+    #: The application's start-up under each measured load strategy (``bench_strategy``)
+    strategies: list[StrategyRow] = field(default_factory=list)
 
     @property
     def disturbed(self) -> list[tuple[str, str, Conditions]]:
@@ -180,6 +182,8 @@ class Report:
                              f"to see {slowdown_text(self.threshold)}")
         if failed:
             parts.append(f"{failed} benchmark(s) failed" + (" (not gated: --allow-failures)" if code == EXIT_OK else ""))
+        if not parts and self.strategies and not self.fail_on:
+            parts.append(f"{len(self.strategies)} load strategy row(s) measured, nothing gated")
         if self.disturbed:
             sides = sorted({side for side, _, _ in self.disturbed})
             parts.append(f"measured on a disturbed machine ({len(self.disturbed)} benchmark(s), {' and '.join(sides)}: "
@@ -323,7 +327,7 @@ def evaluate(
         problems.append("no benchmarks in the results")
     elif not ok:
         problems.append(f"nothing was measured: all {len(current)} benchmark/param combinations were skipped or failed")
-    if ok and not checks and baseline is None:
+    if ok and not checks and baseline is None and fail_on:  # fail_on=(): a report, nothing to gate
         problems.append(
             "no benchmark of embedload's suite to hold against targets, and no --baseline to compare with"
         )
@@ -341,6 +345,7 @@ def evaluate(
         imports=imports, allow_failures=allow_failures,
         conditions=[("current", m.label, m.conditions) for m in ok if m.conditions is not None]
         + [("baseline", m.label, m.conditions) for m in baseline or [] if m.status == "ok" and m.conditions is not None],
+        strategies=strategy_rows(current),
     )
     report.recommendations = recommendations(report)
     return report

@@ -26,10 +26,15 @@ from .models import DEFAULT_MODEL, KNOWN_MODELS, ModelError, resolve_model
 from .prepared import model_for
 from .probe import ProbeError, probe_figure, run_probe
 from .runtimes import CACHE_STATES, RUNTIME_NAMES, NotAvailable, check_measurable, importable, loader_runtime
+from .startup import RUN_FIGURES, check_strategy, run_strategy, running_service, start_service  # noqa: F401
+from .strategies import STRATEGY_NAMES
 
 MODELS = tuple(KNOWN_MODELS)
 RUNTIMES = RUNTIME_NAMES
 CACHES = CACHE_STATES
+#: The load strategies (``bench_strategy``), measured on the default model.
+STRATEGY_MODELS = (DEFAULT_MODEL,)
+STRATEGIES_PARAM = STRATEGY_NAMES
 
 # Timing: a fresh interpreter per sample. rounds x repeat = 8 samples per benchmark, enough for
 # asv's Mann-Whitney test to reject (p < 0.002 two-sided needs C(n+m, n) > 1000, i.e. n = m >= 7). asv interleaves
@@ -173,3 +178,43 @@ def probe_all_combinations():
 
 
 probe_all_combinations.timeout = 1800
+
+
+def strategy_key(model, runtime, cache, strategy):
+    return f"{model}|{runtime}|{cache}|{strategy}"
+
+
+def strategy_all_combinations():
+    """``PROBE_RUNS`` strategy runs (``embedload.startup``) of every measurable combination:
+    {key: {figure: median}} or a reason. A service is started once per combination."""
+    figures = {}
+    for model in STRATEGY_MODELS:
+        for runtime in RUNTIMES:
+            for cache in CACHES:
+                for strategy in STRATEGIES_PARAM:
+                    key = strategy_key(model, runtime, cache, strategy)
+                    try:
+                        st = check_strategy(strategy, cache)
+                        rt = measurable(runtime, cache)
+                        resolved = resolve(model)
+                        with contextlib.ExitStack() as stack:
+                            service = None
+                            if st.server:
+                                path = loaded_folder(resolved, rt).path.as_posix()
+                                service = stack.enter_context(running_service(rt, path, runtimes.device_from_env()))
+                            runs = [run_strategy(resolved, rt, cache, st, service=service) for _ in range(PROBE_RUNS)]
+                    except NotAvailable as exc:
+                        figures[key] = {"skip": str(exc)}
+                        continue
+                    except ProbeError as exc:
+                        figures[key] = {"error": f"{exc}\n{exc.stderr[-4000:]}"}
+                        continue
+                    except RuntimeError as exc:
+                        figures[key] = {"error": f"{type(exc).__name__}: {exc}"}
+                        continue
+                    figures[key] = {name: statistics.median(v) for name in RUN_FIGURES
+                                    if (v := [run[name] for run in runs if run.get(name) is not None])}
+    return figures
+
+
+strategy_all_combinations.timeout = 1800

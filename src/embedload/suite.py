@@ -22,7 +22,7 @@ reads one median. The figures are the catalog's (``embedload.catalog``).
 The names start with an underscore where asv would otherwise collect a base class as a benchmark.
 """
 
-from . import conditions, runtimes
+from . import conditions, runtimes, strategies
 from . import harness as common
 
 
@@ -155,3 +155,90 @@ class Check(_FromProbe):
     def track_vector_cosine(self, figures, model, runtime, cache):
         return self.figures["vector_cosine"]
 
+
+
+class Strategy(_Stage):
+    """An application's start-up under a load strategy: until ready, and until its first vector.
+
+    Timed from the start-up's first statement in a fresh interpreter (``embedload.strategies``);
+    for ``service`` the model server is started here, before the samples and outside them.
+    """
+
+    param_names = ["model", "runtime", "cache", "strategy"]
+
+    def setup(self, model, runtime, cache, strategy):
+        with common.recorded(self, (model, runtime, cache, strategy)):
+            self.strategy = common.check_strategy(strategy, cache)
+            self.service = None
+            if self.strategy.server:  # started (and its CPU spent) before the conditions window opens
+                rt = common.measurable(runtime, cache)
+                folder = common.loaded_folder(common.resolve(model), rt)
+                self.service = common.start_service(rt, folder.path.as_posix(), runtimes.device_from_env())
+            try:
+                self._prepare(runtime, cache, model)
+            except BaseException:
+                self.teardown()
+                raise
+
+    def teardown(self, *params):
+        if params:
+            super().teardown(*params)
+        if getattr(self, "service", None) is not None:
+            self.service.stop()
+            self.service = None
+
+    def _strategy_source(self, figure):
+        path = self.model.path.as_posix()
+        socket = self.service.socket_path if self.service is not None else None
+        make_cold = self.make_cold["total"] if self.cold else ""
+        return strategies.timeraw_source(self.strategy, self.runtime, figure, path, runtimes.device_from_env(),
+                                         socket, make_cold)
+
+    def timeraw_ready(self, model, runtime, cache, strategy):
+        return self._strategy_source("ready")
+
+    def timeraw_first_vector(self, model, runtime, cache, strategy):
+        return self._strategy_source("first_vector")
+
+
+class _FromStrategyRuns:
+    param_names = ["model", "runtime", "cache", "strategy"]
+    timeout = 120
+    setup_cache = staticmethod(common.strategy_all_combinations)
+
+    def setup(self, figures, model, runtime, cache, strategy):
+        with common.recorded(self, (model, runtime, cache, strategy)):
+            self.figures = figures[common.strategy_key(model, runtime, cache, strategy)]
+            if "skip" in self.figures:
+                raise common.NotAvailable(self.figures["skip"])
+            if "error" in self.figures:
+                raise RuntimeError(self.figures["error"])
+
+
+class StrategyCost(_FromStrategyRuns):
+    """The foreground task's slowdown right after ready (x its time alone), and the application's peak RSS."""
+
+    def track_foreground_slowdown(self, figures, model, runtime, cache, strategy):
+        return self.figures["foreground_slowdown"]
+
+    track_foreground_slowdown.unit = "ratio"
+
+    def track_app_peak_rss(self, figures, model, runtime, cache, strategy):
+        return self.figures["peak_rss"]
+
+    track_app_peak_rss.unit = "bytes"
+
+
+class ServiceMemory(_FromStrategyRuns):
+    """The model server's RSS, counted once however many clients connect (``service`` only)."""
+
+    unit = "bytes"
+
+    def setup(self, figures, model, runtime, cache, strategy):
+        super().setup(figures, model, runtime, cache, strategy)
+        if "server_rss" not in self.figures:
+            with common.recorded(self, (model, runtime, cache, strategy)):
+                raise common.NotAvailable(f"{strategy} runs no model server")
+
+    def track_server_rss(self, figures, model, runtime, cache, strategy):
+        return self.figures["server_rss"]
