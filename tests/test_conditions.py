@@ -91,3 +91,23 @@ def test_a_pass_from_a_disturbed_run_says_so_in_every_format():
     assert "disturbed" not in quiet.verdict and "quiet: 8 timing(s) recorded" in render_text(quiet)
     assert "conditions" in json.loads(render_json(quiet)) and not json.loads(render_json(quiet))["conditions"]["disturbed"]
     assert "not recorded" in render_text(_evaluate(_suite_measurements()))
+
+
+def test_a_process_that_is_part_of_the_measurement_is_not_a_disturbance():
+    """A model server the samples talk to (strategy ``service``) burns CPU for them: not "other" work."""
+    import subprocess
+    import sys
+    import time
+
+    from embedload.conditions import Window
+
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass"])
+    try:
+        time.sleep(0.2)
+        plain, server = Window.open(), Window.open(also=(busy.pid,))
+        time.sleep(1.0)
+        everything_else, without_server = plain.close(), server.close()
+    finally:
+        busy.wait()
+    assert everything_else["other_cpu"] >= 0.6
+    assert without_server["other_cpu"] <= everything_else["other_cpu"] - 0.5

@@ -115,8 +115,7 @@ def loaded_folder(model, runtime):
 
 def make_warm(runtime, model_path, device):
     """Read every file the stages read, so that warm samples find them in the page cache."""
-    files = pagecache.stage_files(runtime, model_path, device)
-    pagecache.read_into_cache(files.get("total", files["import"]))
+    pagecache.make_warm(runtime, model_path, device)
 
 
 def make_cold_sources(runtime, model_path, device, label):

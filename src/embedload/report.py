@@ -13,7 +13,7 @@ from .conditions import MAX_OTHER_CORES, MAX_STEAL, Conditions
 from .gate import Comparison, Report, TargetCheck
 from .loadrows import rows_from_measurements, stages_add_up, strategy_rows
 from .power import slowdown_text
-from .recommend import runtime_comparison, strategy_comparison
+from .recommend import model_comparison, runtime_comparison, strategy_comparison
 from .results import CommitResults, Measurement
 from .units import format_bytes, format_seconds
 
@@ -88,6 +88,11 @@ def format_results_table(results: CommitResults, strategies: dict[str, str] | No
     if comparison:
         out.append("runtimes compared (same results):")
         out.extend(f"  {line}" for line in comparison)
+    models = model_comparison(rows)
+    if models:
+        out.append("models compared (same results; rows measured by different asv runs of this commit saw the "
+                   "machine at different times):")
+        out.extend(f"  {line}" for line in models)
     out.extend(format_not_measured(results.measurements))
     by_env = results.versions_by_env or ({"": results.versions} if results.versions else {})
     for env_name, versions in sorted(by_env.items()):

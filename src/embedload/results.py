@@ -413,10 +413,11 @@ def _measurements(result, info: dict, recorded: dict | None = None, *, source: s
                 status = "ok"
             reason = ""
             if status != "ok":
-                reason = (
-                    recorded.get((benchmark_class, tuple(str(v) for v in plain)))
-                    or f"{status}; asv keeps no reason: `asv run --show-stderr --bench '{key}' {result.commit_hash[:8]}^!` shows it"
-                )
+                again = f"`asv run --show-stderr --bench '{key}' {result.commit_hash[:8]}^!`"
+                reason = recorded.get((benchmark_class, tuple(str(v) for v in plain))) or (
+                    f"not run, or skipped with no reason kept (asv keeps none; a --bench regex that leaves a "
+                    f"combination out stores it the same way): {again} runs it" if status == "skipped"
+                    else f"{status}; asv keeps no reason: {again} shows it")
             out.append(
                 Measurement(
                     benchmark=key,

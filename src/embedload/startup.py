@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .children import ChildTimeout, child_environ, describe_exit, kill_group, run_child
 from .models import ResolvedModel
-from .pagecache import DiscoveryError, helper_source, stage_files, write_file_list
+from .pagecache import DiscoveryError, helper_source, make_warm, stage_files, write_file_list
 from .prepared import model_for
 from .probe import ProbeError
 from .runtimes import NotAvailable, Runtime, bindings, check_measurable, device_from_env
@@ -182,6 +182,11 @@ def run_strategy(model: ResolvedModel, runtime: str | Runtime, cache: str, strat
     figures: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory(prefix="embedload-strategy-") as workdir:
         make_cold = ""
+        if cache == "warm":
+            try:
+                make_warm(rt, model_path, device, python=python, timeout=timeout)
+            except DiscoveryError as exc:
+                raise ProbeError(f"warm start of {rt.name}: {exc}") from None
         if cache == "cold":
             try:
                 files = stage_files(rt, model_path, device, python=python, timeout=timeout)
