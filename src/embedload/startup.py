@@ -185,8 +185,8 @@ def run_strategy(model: ResolvedModel, runtime: str | Runtime, cache: str, strat
         if cache == "warm":
             try:
                 make_warm(rt, model_path, device, python=python, timeout=timeout)
-            except DiscoveryError as exc:
-                raise ProbeError(f"warm start of {rt.name}: {exc}") from None
+            except DiscoveryError:
+                pass  # the stages fail to run: the children below fail the same way, with their own stderr
         if cache == "cold":
             try:
                 files = stage_files(rt, model_path, device, python=python, timeout=timeout)
