@@ -104,18 +104,20 @@ def run_probe(
         raise ProbeError(str(exc)) from None
     model_path = model.path.as_posix()
     cold = None
+    # Before the run's folder exists: a discovery child killed with its parent leaves nothing of ours.
+    if cache == "warm":  # as the suite's warm benchmarks: whatever a cold run before evicted is read back
+        try:
+            make_warm(rt, model_path, device, python=python, timeout=timeout)
+        except DiscoveryError:
+            pass  # the stages fail to run: the run below fails the same way, with the child's own stderr
+    if cache == "cold":
+        try:
+            files = stage_files(rt, model_path, device, python=python, timeout=timeout)
+        except DiscoveryError as exc:
+            raise ProbeError(f"cold start of {runtime}: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="embedload-probe-") as workdir:
         result_path = os.path.join(workdir, "result.json")
-        if cache == "warm":  # as the suite's warm benchmarks: whatever a cold run before evicted is read back
-            try:
-                make_warm(rt, model_path, device, python=python, timeout=timeout)
-            except DiscoveryError:
-                pass  # the stages fail to run: the run below fails the same way, with the child's own stderr
         if cache == "cold":
-            try:
-                files = stage_files(rt, model_path, device, python=python, timeout=timeout)
-            except DiscoveryError as exc:
-                raise ProbeError(f"cold start of {runtime}: {exc}") from None
             listing = write_file_list(files["total"])
             residency_path = os.path.join(workdir, "residency.json")
             label = f"probe|{model.name}|{runtime}|total"

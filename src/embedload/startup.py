@@ -180,20 +180,21 @@ def run_strategy(model: ResolvedModel, runtime: str | Runtime, cache: str, strat
             return run_strategy(model, rt, cache, st, service=started, device=device, python=python,
                                 timeout=timeout, drop_caches=drop_caches)
     figures: dict[str, float | None] = {}
+    # Before the run's folder exists: a discovery child killed with its parent leaves nothing of ours.
+    make_cold = ""
+    if cache == "warm":
+        try:
+            make_warm(rt, model_path, device, python=python, timeout=timeout)
+        except DiscoveryError:
+            pass  # the stages fail to run: the children below fail the same way, with their own stderr
+    if cache == "cold":
+        try:
+            files = stage_files(rt, model_path, device, python=python, timeout=timeout)
+        except DiscoveryError as exc:
+            raise ProbeError(f"cold start of {rt.name}: {exc}") from None
+        make_cold = helper_source(write_file_list(files["total"]), f"strategy|{model.name}|{rt.name}|{st.name}",
+                                  drop_caches)
     with tempfile.TemporaryDirectory(prefix="embedload-strategy-") as workdir:
-        make_cold = ""
-        if cache == "warm":
-            try:
-                make_warm(rt, model_path, device, python=python, timeout=timeout)
-            except DiscoveryError:
-                pass  # the stages fail to run: the children below fail the same way, with their own stderr
-        if cache == "cold":
-            try:
-                files = stage_files(rt, model_path, device, python=python, timeout=timeout)
-            except DiscoveryError as exc:
-                raise ProbeError(f"cold start of {rt.name}: {exc}") from None
-            make_cold = helper_source(write_file_list(files["total"]), f"strategy|{model.name}|{rt.name}|{st.name}",
-                                      drop_caches)
         result_path = os.path.join(workdir, "result.json")
         sources = child_sources(st, rt, model_path, device, service.socket_path if service else None, make_cold,
                                 result_path)
