@@ -190,3 +190,18 @@ def test_the_asv_class_starts_the_service_before_its_samples_and_stops_it(tiny_m
     assert bench.service is None and not psutil.pid_exists(pid)
     with pytest.raises(NotImplementedError, match="cold page cache does not apply"):
         bench.setup(str(tiny_model), "st-torch", "cold", "service")
+
+
+def test_the_setup_cache_gives_medians_or_reasons(tiny_model, empty_config, monkeypatch):
+    """What the track_ benchmarks read: a figure per measurable combination, a one-line reason otherwise."""
+    from embedload import harness
+
+    for name, value in (("STRATEGY_MODELS", (str(tiny_model),)), ("RUNTIMES", ("st-torch", "st-onnx")),
+                        ("CACHES", ("warm", "cold")), ("STRATEGIES_PARAM", ("service",)), ("PROBE_RUNS", 1)):
+        monkeypatch.setattr(harness, name, value)
+    monkeypatch.setattr("embedload.runtimes.importable", lambda module: module not in ("onnxruntime", "optimum.onnxruntime"))
+    figures = harness.strategy_all_combinations()
+    warm = figures[harness.strategy_key(str(tiny_model), "st-torch", "warm", "service")]
+    assert set(warm) == set(startup.RUN_FIGURES) and warm["server_rss"] > warm["app_peak_rss"] > 0
+    assert "cold page cache does not apply" in figures[harness.strategy_key(str(tiny_model), "st-torch", "cold", "service")]["skip"]
+    assert "st-onnx needs onnxruntime" in figures[harness.strategy_key(str(tiny_model), "st-onnx", "warm", "service")]["skip"]

@@ -26,7 +26,7 @@ from .models import DEFAULT_MODEL, KNOWN_MODELS, ModelError, resolve_model
 from .prepared import model_for
 from .probe import ProbeError, probe_figure, run_probe
 from .runtimes import CACHE_STATES, RUNTIME_NAMES, NotAvailable, check_measurable, importable, loader_runtime
-from .startup import RUN_FIGURES, check_strategy, run_strategy, running_service, start_service  # noqa: F401
+from .startup import RUN_FIGURES, check_strategy, run_strategy, start_service, strategy_service  # noqa: F401  (start_service: the suite's)
 from .strategies import STRATEGY_NAMES
 
 MODELS = tuple(KNOWN_MODELS)
@@ -156,24 +156,27 @@ def probe_all_combinations():
     for model in MODELS:
         for runtime in RUNTIMES:
             for cache in CACHES:
-                key = probe_key(model, runtime, cache)
-                try:
-                    rt = measurable(runtime, cache)
-                    resolved = resolve(model)
-                    runs = [run_probe(resolved, rt, cache) for _ in range(PROBE_RUNS)]
-                    values = {name: [v for v in (probe_figure(run, name) for run in runs) if v is not None]
-                              for name in FIGURES}
-                except NotAvailable as exc:
-                    figures[key] = {"skip": str(exc)}
-                    continue
-                except ProbeError as exc:
-                    figures[key] = {"error": f"{exc}\n{exc.stderr[-4000:]}"}
-                    continue
-                except RuntimeError as exc:  # e.g. prepared.CheckFailed: it computes something else
-                    figures[key] = {"error": f"{type(exc).__name__}: {exc}"}
-                    continue
-                figures[key] = {name: statistics.median(v) for name, v in values.items() if v}
+                def measure(model=model, runtime=runtime, cache=cache):
+                    rt, resolved = measurable(runtime, cache), resolve(model)
+                    return [{name: probe_figure(run, name) for name in FIGURES}
+                            for run in (run_probe(resolved, rt, cache) for _ in range(PROBE_RUNS))]
+
+                figures[probe_key(model, runtime, cache)] = _medians_or_reason(measure, FIGURES)
     return figures
+
+
+def _medians_or_reason(measure, names) -> dict:
+    """``measure()``'s runs ({figure: value or None} each) as {figure: median}, or why there are none:
+    ``{"skip": reason}`` (asv shows a skip) or ``{"error": text}`` (the benchmark fails with it)."""
+    try:
+        runs = measure()
+    except NotAvailable as exc:
+        return {"skip": str(exc)}
+    except ProbeError as exc:
+        return {"error": f"{exc}\n{exc.stderr[-4000:]}"}
+    except RuntimeError as exc:  # e.g. prepared.CheckFailed: it computes something else
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return {name: statistics.median(v) for name in names if (v := [r[name] for r in runs if r.get(name) is not None])}
 
 
 probe_all_combinations.timeout = 1800
@@ -191,28 +194,12 @@ def strategy_all_combinations():
         for runtime in RUNTIMES:
             for cache in CACHES:
                 for strategy in STRATEGIES_PARAM:
-                    key = strategy_key(model, runtime, cache, strategy)
-                    try:
-                        st = check_strategy(strategy, cache)
-                        rt = measurable(runtime, cache)
-                        resolved = resolve(model)
-                        with contextlib.ExitStack() as stack:
-                            service = None
-                            if st.server:
-                                path = loaded_folder(resolved, rt).path.as_posix()
-                                service = stack.enter_context(running_service(rt, path, runtimes.device_from_env()))
-                            runs = [run_strategy(resolved, rt, cache, st, service=service) for _ in range(PROBE_RUNS)]
-                    except NotAvailable as exc:
-                        figures[key] = {"skip": str(exc)}
-                        continue
-                    except ProbeError as exc:
-                        figures[key] = {"error": f"{exc}\n{exc.stderr[-4000:]}"}
-                        continue
-                    except RuntimeError as exc:
-                        figures[key] = {"error": f"{type(exc).__name__}: {exc}"}
-                        continue
-                    figures[key] = {name: statistics.median(v) for name in RUN_FIGURES
-                                    if (v := [run[name] for run in runs if run.get(name) is not None])}
+                    def measure(model=model, runtime=runtime, cache=cache, strategy=strategy):
+                        st, rt, resolved = check_strategy(strategy, cache), measurable(runtime, cache), resolve(model)
+                        with strategy_service(st, resolved, rt, runtimes.device_from_env()) as service:
+                            return [run_strategy(resolved, rt, cache, st, service=service) for _ in range(PROBE_RUNS)]
+
+                    figures[strategy_key(model, runtime, cache, strategy)] = _medians_or_reason(measure, RUN_FIGURES)
     return figures
 
 

@@ -9,11 +9,9 @@ measurements (an unwritable ``save_runs``, a bad baseline, targets, device, root
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import platform
-import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -21,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .catalog import FIGURE_UNITS, STRATEGY_BENCHMARKS, STRATEGY_TIMING
 from .conditions import Window, summarize
 from .config import Config, UsageError
 from .files import OutputError, check_writable, dump_json, write_new_file
@@ -29,18 +26,18 @@ from .gate import DEFAULT_THRESHOLD, Report, evaluate, load_baseline_file
 from .importtime import profile_imports
 from .models import DEFAULT_MODEL, resolve_model
 from .pagecache import check_can_drop_caches
-from .prepared import model_for
 from .probe import DEFAULT_TIMEOUT, run_probe
 from .profilefile import (  # noqa: F401  (probe_figure: the name older benchmarks import from here)
     SCHEMA,
     measurements_from_profile,
     measurements_from_runs,
+    measurements_from_strategy_runs,
     probe_figure,
     profile_document,
 )
 from .results import Measurement
 from .runtimes import choose_runtime, device_from_env, get_runtime
-from .startup import check_strategy, run_strategy, running_service
+from .startup import check_strategy, run_strategy, strategy_service
 from .targets import load_targets
 from .units import format_seconds
 
@@ -158,51 +155,27 @@ def profile_strategy(
     measured = choose_runtime(runtime, loader, config.loader() if (loader or runtime == "loader") else None)
     rt = get_runtime(measured) if isinstance(measured, str) else measured
     resolved = resolve_model(model, config)
-    params_of = {"model": resolved.name, "runtime": rt.name, "cache": cache}
     measurements: list[Measurement] = []
     window = Window.open()
     for st in chosen:
         progress(f"{st.name}: {runs} start-up(s) of {resolved.name} with {rt.name} ({cache}), each a timing and a "
                  f"foreground process" + ("; the model server starts first" if st.server else ""))
-        with contextlib.ExitStack() as stack:
-            service = None
-            if st.server:
-                folder = model_for(resolved, rt) if rt.needs_preparing else resolved
-                service = stack.enter_context(running_service(rt, folder.path.as_posix(), device, timeout=timeout))
+        with strategy_service(st, resolved, rt, device, timeout=timeout) as service:
             results = []
             for i in range(runs):
                 result = run_strategy(resolved, rt, cache, st, service=service, device=device, timeout=timeout)
                 results.append(result)
                 progress(f"[{i + 1}/{runs}] {st.name}: ready {format_seconds(result['ready'])}, first vector "
                          f"{format_seconds(result['first_vector'])}, foreground × {result['foreground_slowdown']:.2f}")
-        params = dict(params_of, strategy=st.name)
-        for benchmark, figure in STRATEGY_TIMING.items():
-            samples = [r[figure] for r in results]
-            measurements.append(Measurement(benchmark, params, statistics.median(samples), "seconds", "ok",
-                                            stats=_quartiles(samples), samples=samples, env_name="profile"))
-        for benchmark, figure in STRATEGY_BENCHMARKS.items():
-            values = [r[_RUN_FIGURE.get(figure, figure)] for r in results if r.get(_RUN_FIGURE.get(figure, figure)) is not None]
-            if values:
-                measurements.append(Measurement(benchmark, params, statistics.median(values), FIGURE_UNITS[figure],
-                                                "ok", env_name="profile"))
+        params = {"model": resolved.name, "runtime": rt.name, "cache": cache, "strategy": st.name}
+        measurements += measurements_from_strategy_runs(results, params)
     found = window.close()
     conditions = summarize([found]) if found else None
-    measurements = [dataclasses.replace(m, conditions=conditions) if m.samples else m for m in measurements]
+    measurements = [dataclasses.replace(m, conditions=conditions) for m in measurements]
     report = evaluate(measurements, config=config, commit="(working tree)", machine=platform.node(),
                       fail_on=(), env={"EMBEDLOAD_DEVICE": device},
                       versions={"embedload": __version__}, source="profile")
     return Profile(report=report, document={}, gated=False)
-
-
-#: The strategy run's name of a catalog figure, where they differ.
-_RUN_FIGURE = {"app_peak_rss": "peak_rss"}
-
-
-def _quartiles(samples: list[float]) -> dict | None:
-    if len(samples) < 2:
-        return None
-    q = statistics.quantiles(samples, n=4, method="inclusive")
-    return {"q_25": q[0], "q_75": q[2]}
 
 
 def _save(document: dict, path: Path, force: bool) -> None:

@@ -14,7 +14,15 @@ from pathlib import Path
 
 from asv_runner.statistics import compute_stats
 
-from .catalog import BENCHMARK_BY_STAGE, FIGURE_UNITS, IMPORT_BENCHMARK, PARTS, PROBE_BENCHMARKS
+from .catalog import (
+    BENCHMARK_BY_STAGE,
+    FIGURE_UNITS,
+    IMPORT_BENCHMARK,
+    PARTS,
+    PROBE_BENCHMARKS,
+    STRATEGY_BENCHMARKS,
+    STRATEGY_TIMING,
+)
 from .probe import probe_figure  # noqa: F401  (re-exported: older benchmarks import it from embedload.profile)
 from .results import Measurement, ResultsError, is_finite_number
 
@@ -50,6 +58,20 @@ def measurements_from_runs(runs: list[dict]) -> list[Measurement]:
         out.append(Measurement(benchmark=benchmark, params=params[key], value=value, unit=unit, status="ok",
                                stats=stats, samples=samples, env_name="profile",
                                env_vars={"EMBEDLOAD_DEVICE": runs[0]["device"]} if runs else {}))
+    return out
+
+
+def measurements_from_strategy_runs(runs: list[dict], params: dict[str, str]) -> list[Measurement]:
+    """Strategy runs (``embedload.startup.run_strategy``) as ``bench_strategy``'s measurements, with
+    asv's own statistics, as :func:`measurements_from_runs` does for the stages."""
+    out = []
+    for benchmark, figure in (*STRATEGY_TIMING.items(), *STRATEGY_BENCHMARKS.items()):
+        samples = [float(run[figure]) for run in runs if run.get(figure) is not None]
+        if samples:
+            value, stats = compute_stats(samples, 1)
+            out.append(Measurement(benchmark=benchmark, params=dict(params), value=value,
+                                   unit=FIGURE_UNITS.get(figure, "seconds"), status="ok", stats=stats,
+                                   samples=samples, env_name="profile"))
     return out
 
 

@@ -24,11 +24,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .catalog import STRATEGY_BENCHMARKS, STRATEGY_TIMING
 from .children import ChildTimeout, child_environ, describe_exit, kill_group, run_child
 from .models import ResolvedModel
 from .pagecache import DiscoveryError, helper_source, make_warm, stage_files, write_file_list
@@ -38,8 +38,8 @@ from .runtimes import NotAvailable, Runtime, bindings, check_measurable, device_
 from .strategies import FOREGROUND_SECONDS, FOREGROUND_SOURCE, Strategy, get_strategy, service_bindings
 
 _SERVICE_CHILD = Path(__file__).with_name("_service_child.py")
-#: Figures of one strategy run, in the catalog's names.
-RUN_FIGURES = ("ready", "first_vector", "foreground_slowdown", "peak_rss", "server_rss")
+#: Figures of one strategy run: the catalog's names (``bench_strategy``'s benchmarks).
+RUN_FIGURES = (*STRATEGY_TIMING.values(), *STRATEGY_BENCHMARKS.values())
 
 
 def check_strategy(strategy: str | Strategy, cache: str) -> Strategy:
@@ -124,6 +124,18 @@ def running_service(runtime: Runtime, model_path: str, device: str, **kwargs) ->
         service.stop()
 
 
+@contextlib.contextmanager
+def strategy_service(strategy: Strategy, model: ResolvedModel, runtime: Runtime, device: str,
+                     **kwargs) -> Iterator[Service | None]:
+    """The model server a strategy's runs talk to, for their whole duration (None: it needs none)."""
+    if not strategy.server:
+        yield None
+        return
+    folder = model_for(model, runtime) if runtime.needs_preparing else model
+    with running_service(runtime, folder.path.as_posix(), device, **kwargs) as service:
+        yield service
+
+
 _PRELUDE = """\
 import gc, json, time as _el_time
 gc.enable()
@@ -176,7 +188,7 @@ def run_strategy(model: ResolvedModel, runtime: str | Runtime, cache: str, strat
     folder = model_for(model, rt) if rt.needs_preparing else model
     model_path = folder.path.as_posix()
     if st.server and service is None:
-        with running_service(rt, model_path, device, python=python, timeout=timeout) as started:
+        with strategy_service(st, model, rt, device, python=python, timeout=timeout) as started:
             return run_strategy(model, rt, cache, st, service=started, device=device, python=python,
                                 timeout=timeout, drop_caches=drop_caches)
     figures: dict[str, float | None] = {}
@@ -212,9 +224,8 @@ def run_strategy(model: ResolvedModel, runtime: str | Runtime, cache: str, strat
                 out = json.load(f)
             os.remove(result_path)
             if kind == "timing":
-                figures.update(ready=out["ready"], first_vector=out["first_vector"], peak_rss=out["peak_rss"])
+                figures.update(ready=out["ready"], first_vector=out["first_vector"], app_peak_rss=out["peak_rss"])
             else:
                 figures["foreground_slowdown"] = out["foreground_during"] / out["foreground_alone"]
     figures["server_rss"] = service.rss() if service else None
-    figures["measured_at"] = time.time()
     return figures

@@ -226,7 +226,7 @@ class StrategyCost(_FromStrategyRuns):
     track_foreground_slowdown.unit = "ratio"
 
     def track_app_peak_rss(self, figures, model, runtime, cache, strategy):
-        return self.figures["peak_rss"]
+        return self.figures["app_peak_rss"]
 
     track_app_peak_rss.unit = "bytes"
 
