@@ -136,11 +136,17 @@ def strategy_service(strategy: Strategy, model: ResolvedModel, runtime: Runtime,
         yield service
 
 
+#: What the child imports before its timed code: what asv's ``timeraw_`` child has imported by
+#: then (``timeit``: gc, time, itertools), and no more. ``json`` waits for the epilogue: it
+#: imports ``re`` and ``enum``, which would otherwise give the strategy's own imports a head start
+#: of ~7 ms here (the ``service`` client's ``import socket`` took 5-7 ms after ``json``, 12-14 ms
+#: after ``timeit`` alone).
 _PRELUDE = """\
-import gc, json, time as _el_time
+import gc, time as _el_time
 gc.enable()
 """
 _EPILOGUE = """\
+import json
 _el_mem = {}
 with open('/proc/self/status') as _el_f:
     for _el_line in _el_f:
