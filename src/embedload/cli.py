@@ -336,9 +336,11 @@ def _add_baseline_options(p: argparse.ArgumentParser, baseline_help: str) -> Non
                    help="compare with this environment of the baseline (default: each environment with itself only, "
                         "as asv compare does; rows then name both). A saved profile's environment is 'profile'")
     p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD,
-                   help="slowdown factor that counts as a regression when also significant (default: %(default)s). "
-                        "A slowdown that truly equals the factor is caught about half the time: set it below the "
-                        "smallest slowdown you must catch (docs/gate.md: what it catches on a 2-core machine)")
+                   help="the smallest slowdown the gate must catch, as a factor (default: %(default)s, i.e. +10%%). "
+                        "With samples on both sides a slowdown regresses when the U test finds it significant (5%% "
+                        "over the run's sampled comparisons, Holm) and its median ratio is at least halfway to the "
+                        "factor; without samples, when it exceeds the factor (asv's rule). Every comparison states "
+                        "the smallest slowdown it could see; a run too noisy to see this one says so (docs/gate.md)")
 
 
 def _get_parser() -> argparse.ArgumentParser:

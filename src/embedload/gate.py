@@ -7,11 +7,15 @@ current results, or failed benchmarks and nothing else wrong, unless ``--allow-f
 "Nothing measured" never passes.
 
 Regressions work on any asv suite: every benchmark present in both the current results and the
-baseline, in the same asv environment (``--baseline-env`` crosses them explicitly), is compared
-with asv's own rule (``asv.commands.compare._is_result_better``): worse by
-more than ``--threshold`` *and* significant (Mann-Whitney U on raw samples when recorded, else
-asv's 99% interval test; memory ``track_`` figures, which have no samples, by the factor alone,
-as ``asv compare`` does).
+baseline, in the same asv environment (``--baseline-env`` crosses them explicitly), is compared.
+With raw samples on both sides (asv ``--record-samples``) the gate's own test decides
+(:mod:`embedload.power`): asv's Mann-Whitney U, one-sided, at a family level of 5% over the run's
+sampled comparisons (Holm), and a median ratio at least halfway to ``--threshold``. Without
+samples (memory ``track_`` figures, results run without ``--record-samples``) asv's own rule
+decides (``asv.commands.compare._is_result_better``: worse by more than ``--threshold`` and
+significant by asv's 99% interval test, or by the factor alone for a single value). asv's
+verdict is kept beside the gate's for every comparison (``asv_status``), so a reader sees where
+they differ.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 from .conditions import Conditions
 from .config import Config
 from .loadrows import LoadRow, StrategyRow, rows_from_measurements, strategy_rows
-from .power import Power, slowdown_text, stated_power
+from .power import FAMILY_ALPHA, Power, floor, holm, one_sided_p, pooled_noise, slowdown_text, stated_power
 from .profilefile import measurements_from_profile
 from .recommend import recommendations
 from .results import (
@@ -39,7 +43,8 @@ from .targets import METRICS, load_targets
 
 EXIT_OK, EXIT_FAIL, EXIT_CANNOT_JUDGE = 0, 1, 2
 FAIL_ON_CHOICES = ("targets", "regressions")
-DEFAULT_THRESHOLD = 1.2
+#: The slowdown the gate is built to catch: +10% (docs/gate.md, "Validation on this machine").
+DEFAULT_THRESHOLD = 1.1
 #: Above this factor a regression could never be flagged in practice (asv's rule is current > factor x baseline).
 MAX_THRESHOLD = 100.0
 MB = 1e6
@@ -69,16 +74,22 @@ class Comparison:
     unit: str | None
     baseline: float | None
     current: float | None
-    #: regressed | improved | unchanged | insignificant (asv's "~": beyond the factor, not
-    #: significant) | newly-failed | fixed | not-comparable (the benchmark's code changed) |
-    #: both-failed | n/a (skipped, or absent, on one side)
+    #: the gate's verdict: regressed | improved | unchanged | insignificant (beyond the threshold,
+    #: not significant: asv's "~") | newly-failed | fixed | not-comparable (the benchmark's code
+    #: changed) | both-failed | n/a (skipped, or absent, on one side)
     status: str
-    test: str  # mann-whitney | ci-99 | factor-only | none
+    #: how it was decided: u-holm (the gate's test, samples on both sides) | ci-99 | factor-only
+    #: (asv's rule, no samples) | none
+    test: str
     env: str = ""  # the current side's asv environment
     baseline_env: str = ""  # the baseline's (equal to env unless --baseline-env crossed them)
     asv_name: str = ""  # the name `asv compare` prints
     #: the smallest slowdown this comparison could have seen (None: a side has no samples)
     power: Power | None = None
+    #: ``asv compare``'s verdict of the same pair at the same factor (same words as ``status``)
+    asv_status: str = "n/a"
+    #: one-sided p-values (slower, faster) of the gate's U test; None without samples on both sides
+    p_values: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -213,14 +224,14 @@ def _isna(value) -> bool:
 
 def compare(current: list[Measurement], baseline: list[Measurement], threshold: float,
             baseline_env: str | None = None) -> list[Comparison]:
-    """Every benchmark of either side, judged as ``asv compare`` judges it, within one environment.
+    """Every benchmark of either side, within one environment: the gate's verdict and asv's.
 
-    As in asv, a benchmark is identified by its name, the parameter values stored in the results
+    Sampled comparisons are judged together by the gate's test (:func:`_judge_sampled`), the
+    rest as ``asv compare`` judges them; ``asv_status`` always holds asv's verdict. As in asv, a benchmark is identified by its name, the parameter values stored in the results
     and its asv environment; a benchmark missing on one side counts as skipped there. With
     ``baseline_env`` (``--baseline-env``) the user crosses environments explicitly: every
     current environment is compared with that one baseline environment.
     """
-    from asv.commands.compare import _is_result_better
 
     def key(m: Measurement) -> tuple:
         return m.benchmark, m.param_values
@@ -237,6 +248,7 @@ def compare(current: list[Measurement], baseline: list[Measurement], threshold: 
         pairs = [(env, env) for env in sorted(set(by_env_cur) | set(by_env_base))]
     several = len(pairs) > 1 or baseline_env is not None
     out = []
+    sampled = []
     for env, benv in pairs:
         cur_side, base_side = by_env_cur.get(env, {}), by_env_base.get(benv, {})
         for k in sorted(set(cur_side) | set(base_side)):
@@ -266,34 +278,56 @@ def compare(current: list[Measurement], baseline: list[Measurement], threshold: 
             elif _isna(t_base) or _isna(t_cur):
                 comparison.status = "n/a"
             else:
-                ss_cur, ss_base = (cur.stats, cur.samples), (base.stats, base.samples)
-                comparison.power = stated_power(cur.samples, base.samples, threshold)
-                if cur.stats and base.stats and cur.stats.get("repeat", 0) != 1 and base.stats.get("repeat", 0) != 1:
-                    comparison.test = "mann-whitney" if _mann_whitney_applies(cur.samples, base.samples) else "ci-99"
+                comparison.status = _asv_verdict(t_cur, t_base, cur, base, threshold)
+                if pooled_noise(cur.samples, base.samples) is not None:
+                    comparison.p_values = one_sided_p(cur.samples, base.samples)
+                    comparison.test = "u-holm"
+                elif cur.stats and base.stats and cur.stats.get("repeat", 0) != 1 and base.stats.get("repeat", 0) != 1:
+                    comparison.test = "ci-99"
                 else:
                     comparison.test = "factor-only"
-                if _is_result_better(t_cur, t_base, ss_cur, ss_base, threshold):
-                    comparison.status = "improved"
-                elif _is_result_better(t_base, t_cur, ss_base, ss_cur, threshold):
-                    comparison.status = "regressed"
-                elif _is_result_better(t_base, t_cur, None, None, threshold) or _is_result_better(
-                    t_cur, t_base, None, None, threshold
-                ):
-                    comparison.status = "insignificant"  # beyond the factor, but not significant: asv's "~"
-                else:
-                    comparison.status = "unchanged"
+            comparison.asv_status = comparison.status
+            if comparison.p_values is not None:
+                sampled.append((comparison, cur.samples, base.samples))
+    _judge_sampled(sampled, threshold)
     return out
 
 
-def _mann_whitney_applies(a, b) -> bool:
-    """Mirror of asv's condition for using the U test (enough raw samples to reject)."""
-    from asv._stats import binom
+def _asv_verdict(t_cur, t_base, cur: Measurement, base: Measurement, threshold: float) -> str:
+    """``asv compare``'s verdict of two measured values at factor ``threshold``."""
+    from asv.commands.compare import _is_result_better
 
-    if not a or not b:
-        return False
-    a = [x for x in a if x is not None and not math.isnan(x)]
-    b = [x for x in b if x is not None and not math.isnan(x)]
-    return bool(a and b) and 1 / binom(len(a) + len(b), min(len(a), len(b))) < 0.002
+    ss_cur, ss_base = (cur.stats, cur.samples), (base.stats, base.samples)
+    if _is_result_better(t_cur, t_base, ss_cur, ss_base, threshold):
+        return "improved"
+    if _is_result_better(t_base, t_cur, ss_base, ss_cur, threshold):
+        return "regressed"
+    if _is_result_better(t_base, t_cur, None, None, threshold) or _is_result_better(t_cur, t_base, None, None, threshold):
+        return "insignificant"  # beyond the factor, but not significant: asv's "~"
+    return "unchanged"
+
+
+def _judge_sampled(sampled: list[tuple[Comparison, list, list]], threshold: float) -> None:
+    """The gate's verdict of the comparisons with samples on both sides, as one family (Holm)."""
+    if not sampled:
+        return
+    alpha = FAMILY_ALPHA / len(sampled)
+    slower = holm({id(c): c.p_values[0] for c, _, _ in sampled})
+    faster = holm({id(c): c.p_values[1] for c, _, _ in sampled})
+    low = floor(threshold)
+    for c, cur_samples, base_samples in sampled:
+        c.power = stated_power(cur_samples, base_samples, threshold, alpha)
+        ratio = c.ratio
+        if ratio is None:
+            continue
+        if id(c) in slower and ratio >= low:
+            c.status = "regressed"
+        elif id(c) in faster and ratio <= 1 / low:
+            c.status = "improved"
+        elif ratio > threshold or ratio < 1 / threshold:
+            c.status = "insignificant"
+        else:
+            c.status = "unchanged"
 
 
 def evaluate(

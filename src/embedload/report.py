@@ -12,7 +12,7 @@ from .catalog import PARTS, STAGES
 from .conditions import MAX_OTHER_CORES, MAX_STEAL, Conditions
 from .gate import Comparison, Report, TargetCheck
 from .loadrows import rows_from_measurements, stages_add_up, strategy_rows
-from .power import slowdown_text
+from .power import floor, slowdown_text
 from .recommend import model_comparison, runtime_comparison, strategy_comparison
 from .results import CommitResults, Measurement
 from .units import format_bytes, format_seconds
@@ -215,7 +215,7 @@ def render_text(report: Report) -> str:
     if report.comparisons:
         out += ["", f"📈 Compared with {report.baseline}", THIN]
         for c in shown_comparisons(report):
-            out.append(f"   {_comparison_mark(c)} {c.status:<14} {_ratio_text(c):>7}  {c.name}  [{c.test}]")
+            out.append(f"   {_comparison_mark(c)} {c.status:<14} {_ratio_text(c):>7}  {c.name}  [{test_text(c)}]")
         out.append(f"   {comparison_tally(report)}")
         if report.powered:
             out += ["", f"🔎 {POWER_TITLE}", THIN]
@@ -266,7 +266,9 @@ def comparison_tally(report: Report) -> str:
     for c in report.comparisons:
         if c.status not in SHOWN_STATUSES:
             counts[c.status] += 1
-    words = {"unchanged": f"unchanged within {report.threshold:g}× or not significant",
+    half = f"{(floor(report.threshold) - 1) * 100:.3g}%"
+    words = {"unchanged": f"unchanged (no significant change of {half} or more; figures without samples: within "
+                          f"{report.threshold:g}×)",
              "n/a": "skipped or absent on one side (not compared)", "both-failed": "failed on both sides"}
     parts = [f"{counts[s]} {words[s]}" for s in ("unchanged", "n/a", "both-failed") if counts[s]]
     return "; ".join(parts) if parts else "every compared benchmark is listed above"
@@ -281,6 +283,20 @@ def _check_figures(c: TargetCheck) -> tuple[str, str]:
 
 def _comparison_mark(c: Comparison) -> str:
     return {"regressed": "✗", "newly-failed": "✗", "improved": "↑", "fixed": "↑"}.get(c.status, "·")
+
+
+def test_text(c: Comparison) -> str:
+    """How the verdict was reached, and asv's verdict of the same pair: "u-holm p=0.0031; asv compare: ~"."""
+    text = c.test
+    if c.p_values is not None:
+        text += f" p={min(c.p_values):.2g} {'slower' if c.p_values[0] <= c.p_values[1] else 'faster'}"
+    return text + f"; asv compare: {ASV_WORDS.get(c.asv_status, c.asv_status)}"
+
+
+#: ``asv compare``'s marks, for its verdict shown beside the gate's.
+ASV_WORDS = {"regressed": "+ (regressed)", "improved": "- (improved)", "insignificant": "~ (not significant)",
+             "unchanged": "unchanged", "not-comparable": "x (not comparable)", "newly-failed": "! (failed)",
+             "fixed": "* (fixed)"}
 
 
 def _ratio_text(c: Comparison) -> str:
@@ -319,7 +335,7 @@ def render_markdown(report: Report) -> str:
             out += ["| | benchmark | baseline | current | ratio | test |", "|---|---|---:|---:|---:|---|"]
             for c in changed:
                 out.append(f"| {c.status} | `{c.name}` | {_compared_value(c.baseline, c.unit, c.status, 'baseline')} | "
-                           f"{_compared_value(c.current, c.unit, c.status, 'current')} | {_ratio_text(c)} | {c.test} |")
+                           f"{_compared_value(c.current, c.unit, c.status, 'current')} | {_ratio_text(c)} | {test_text(c)} |")
         out.append(f"\n{comparison_tally(report)}")
         if report.powered:
             out += ["", f"#### {POWER_TITLE}", "", "| | benchmark | sees from | noise | samples | |", "|---|---|---:|---:|---:|---|"]
@@ -353,7 +369,7 @@ def _compared_value(v, unit, status: str = "", side: str = "") -> str:
 def report_to_dict(report: Report) -> dict:
     """The JSON format; its schema is docs/gate-report.schema.json."""
     return {
-        "schema": "embedload.gate/1",
+        "schema": "embedload.gate/2",
         "verdict": report.verdict,
         "exit_code": report.exit_code,
         "problems": report.problems,
@@ -381,8 +397,9 @@ def report_to_dict(report: Report) -> dict:
         ],
         "comparisons": [
             {"benchmark": c.name, "asv_name": c.asv_name, "unit": c.unit, "baseline": c.baseline, "current": c.current,
-             "ratio": c.ratio, "status": c.status, "test": c.test, "env": c.env, "baseline_env": c.baseline_env,
-             "power": c.power.as_dict() if c.power is not None else None}
+             "ratio": c.ratio, "status": c.status, "test": c.test, "asv_status": c.asv_status,
+             "p_slower": c.p_values[0] if c.p_values else None, "p_faster": c.p_values[1] if c.p_values else None,
+             "env": c.env, "baseline_env": c.baseline_env, "power": c.power.as_dict() if c.power is not None else None}
             for c in report.comparisons
         ],
         "allow_failures": report.allow_failures,
@@ -446,7 +463,7 @@ def _junit_comparison(c: Comparison, report: Report) -> tuple[str, str, str, str
     if c.status == "regressed":
         kind = "failure" if gated else "pass"
         message = (f"regressed: {_ratio_text(c)} the baseline {report.baseline} "
-                   f"({c.test}, threshold {report.threshold:g})")
+                   f"({test_text(c)}, threshold {report.threshold:g})")
     elif c.status == "newly-failed":
         kind = "pass" if report.allow_failures else "error"
         message = f"newly failed: failed in the current results, measured in the baseline {report.baseline}"
@@ -459,7 +476,7 @@ def _junit_comparison(c: Comparison, report: Report) -> tuple[str, str, str, str
                    else "not compared: the benchmark's code changed (asv version)")
     else:
         kind = "pass"
-        message = f"{c.status}: {_ratio_text(c)} the baseline {report.baseline} ({c.test}, threshold {report.threshold:g})"
+        message = f"{c.status}: {_ratio_text(c)} the baseline {report.baseline} ({test_text(c)}, threshold {report.threshold:g})"
     if c.power is not None:
         message += f"; {c.power.describe()}"
     return "regressions", c.name, kind, message
