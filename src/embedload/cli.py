@@ -164,6 +164,24 @@ def _cmd_show(args) -> int:
     return 0
 
 
+def _cmd_publish(args) -> int:
+    from .dashboard import PublishError, publish
+
+    conf = Path(args.asv_config)
+    if not conf.is_file() and not (args.results and args.html):
+        raise UsageError(f"no {conf} in {Path.cwd()}; run from the suite's folder or pass --results DIR and --html DIR")
+    results_dir = Path(args.results) if args.results else _results_dir_from_asv_conf(str(conf))
+    html_dir = Path(args.html) if args.html else _html_dir_from_asv_conf(str(conf))
+    try:
+        done = publish(html_dir, results_dir, load_config(args.config), threshold=args.threshold)
+    except PublishError as exc:
+        raise UsageError(str(exc)) from None
+    machines = ", ".join(f"{m} ({n} commit(s))" for m, n in done["machines"].items())
+    print(f"asv's pages: {len(done['vendored'])} CDN script(s) and style(s) now served from {html_dir}/embedload-vendor")
+    print(f"stage page: {done['page']} ({machines}); linked from {html_dir / 'index.html'}")
+    return 0
+
+
 def _parse_fail_on(text: str) -> tuple[str, ...]:
     parts = tuple(p.strip() for p in text.split(",") if p.strip())
     bad = [p for p in parts if p not in FAIL_ON_CHOICES]
@@ -283,6 +301,14 @@ def _cmd_init(args) -> int:
 
 def _results_dir_from_asv_conf(conf_path: str = "asv.conf.json") -> Path:
     """``results_dir`` of asv.conf.json, read with asv's own ``Config.load`` (as ``asv compare`` reads it)."""
+    return _asv_conf_dir(conf_path, "results_dir")
+
+
+def _html_dir_from_asv_conf(conf_path: str = "asv.conf.json") -> Path:
+    return _asv_conf_dir(conf_path, "html_dir")
+
+
+def _asv_conf_dir(conf_path: str, key: str) -> Path:
     path = Path(conf_path)
     if not path.is_file():
         raise UsageError(f"no {conf_path} in {Path.cwd()}; run from the suite's folder or pass --results DIR")
@@ -293,7 +319,7 @@ def _results_dir_from_asv_conf(conf_path: str = "asv.conf.json") -> Path:
         conf = Config.load(str(path))
     except util.UserError as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
-    return (path.parent / conf.results_dir).resolve()
+    return (path.parent / getattr(conf, key)).resolve()
 
 
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
@@ -410,6 +436,22 @@ def _get_parser() -> argparse.ArgumentParser:
         "show", parents=[common], help="print the suite's asv results for a commit as one table")
     _add_results_options(p, "to show")
     p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser(
+        "publish", parents=[common],
+        help="after `asv publish`: make asv's pages work offline and write the stage-breakdown page beside them",
+        description="Run after `asv publish`. Serves the scripts and styles asv's index.html loads from CDNs from the "
+                    "html folder itself (packaged copies of their npm packages, checked by sha256), and writes "
+                    "<html_dir>/embedload/index.html: per machine and model/runtime/cache, each commit's stages "
+                    "stacked, the total's median and quartiles, the targets, the gate's verdicts between "
+                    "consecutive commits, memory, and the latest commit's rows side by side. Self-contained: it "
+                    "opens from file:// too. Exit 0, or 2 with one line saying what is missing.")
+    p.add_argument("--results", metavar="DIR", help="asv results folder (default: results_dir in --asv-config)")
+    p.add_argument("--html", metavar="DIR", help="asv's html folder (default: html_dir in --asv-config)")
+    p.add_argument("--asv-config", default="asv.conf.json", metavar="FILE", help="asv.conf.json (default: %(default)s)")
+    p.add_argument("--threshold", type=_threshold, default=DEFAULT_THRESHOLD,
+                   help="the gate's threshold for the verdicts between consecutive commits (default: %(default)s)")
+    p.set_defaults(func=_cmd_publish)
 
     p = sub.add_parser(
         "gate", parents=[common],
