@@ -40,6 +40,8 @@ def published(tmp_path_factory):
     commits = json.loads((FIXTURE / "commits.json").read_text())
     subprocess.run(["git", "-C", str(root / "repo"), "branch", "-f", "main", commits[-1]], check=True)
     shutil.copytree(FIXTURE / "results", root / "results")
+    if (FIXTURE / "conditions").is_dir():
+        shutil.copytree(FIXTURE / "conditions", root / "conditions")
     conf = dict(version=1, project="embedload", repo=str(root / "repo"), branches=["main"], dvcs="git",
                 environment_type="virtualenv", results_dir="results", html_dir="html",
                 benchmark_dir=str(REPO / "benchmarks"))

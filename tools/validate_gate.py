@@ -176,7 +176,10 @@ def _trial(results_dir: Path, machine: str, base: str, cand: str, size: float, s
 
 
 def cmd_run(args) -> int:
+    from embedload.children import raise_on_sigterm, run_child
     from embedload.results import asv_env_python, default_machine
+
+    raise_on_sigterm()  # a SIGTERM unwinds through the finally below, which takes the plant out
 
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -193,6 +196,8 @@ def cmd_run(args) -> int:
     if medians is None:
         print("calibrating the plant on 3 fresh loads in the baseline's environment ...", flush=True)
         medians = _calibrate(python)
+    for leftover in (site / PLANT_PTH, site / PLANT_MODULE):  # a run killed with SIGKILL leaves them
+        leftover.unlink(missing_ok=True)
     env = {**os.environ, "EMBEDLOAD_TIMING": "gate"}
     (workdir / "hashes.txt").write_text("\n".join(hashes) + "\n")
     for set_no in range(done, done + args.sets):
@@ -206,11 +211,11 @@ def cmd_run(args) -> int:
         start = time.monotonic()
         print(f"set {set_no + 1}: {len(hashes)} commits, sizes {args.sizes} (import {medians['import']:.3f} s, "
               f"total {medians['total']:.3f} s) ...", flush=True)
-        try:
-            proc = subprocess.run(
+        try:  # in its own process group, ended with this script whatever happens
+            proc = run_child(
                 [sys.executable, "-m", "asv", "--config", str(conf), "run", "--record-samples", "--interleave-rounds",
                  "--bench", args.bench, f"HASHFILE:{workdir / 'hashes.txt'}"],
-                cwd=workdir, env=env, capture_output=True, text=True,
+                cwd=str(workdir), env=env, timeout=None,
             )
         finally:
             (site / PLANT_PTH).unlink(missing_ok=True)
