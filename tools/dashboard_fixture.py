@@ -63,7 +63,7 @@ def main(argv=None) -> int:
             all_commits.add(data["commit_hash"])
         conditions = results.parent / "conditions"
         for path in conditions.glob("*.jsonl"):
-            if path.name.split("-")[0] in newest:
+            if any(h.startswith(path.name.split("-")[0]) for h in newest):
                 classes = {k.rsplit(".", 1)[0] for k in KEEP}
                 lines = [line for line in path.read_text().splitlines() if json.loads(line).get("class") in classes]
                 if lines:
