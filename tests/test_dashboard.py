@@ -76,6 +76,18 @@ def test_an_unknown_cdn_address_stops_with_its_name_and_changes_nothing(tmp_path
         dashboard.make_offline(tmp_path / "nope")
 
 
+def test_publish_without_asvs_pages_or_results_says_what_to_run(tmp_path, capsys):
+    from embedload.cli import main
+
+    (tmp_path / "results").mkdir()
+    assert main(["publish", "--results", str(tmp_path / "results"), "--html", str(tmp_path / "html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"embedload: error: html folder {tmp_path / 'html'} does not exist: run `asv publish` first"]
+    (tmp_path / "html").mkdir()
+    assert main(["publish", "--results", str(tmp_path / "results"), "--html", str(tmp_path / "html")]) == 2
+    assert "no asv results in" in capsys.readouterr().err
+
+
 def test_the_vendored_files_are_their_npm_packages_files():
     """tools/web/vendor.py --check: every file byte for byte its pinned package's (needs `npm ci` in tools/web)."""
     if not (REPO / "tools" / "web" / "node_modules" / "jquery").is_dir():

@@ -153,9 +153,9 @@ def _verdicts(current, previous, threshold: float) -> dict[tuple[str, str, str],
         stage = TIMING_BENCHMARKS.get(catalog_name(m.benchmark)) if m is not None else None
         if stage is None:
             continue
-        key = (m.params.get("model", ""), m.params.get("runtime", ""), m.params.get("cache", ""))
-        for model in ([key[0]] if key[0] else ["*"]):
-            out.setdefault((model, key[1], key[2]), {})[stage] = c.status
+        # the import has no model: "*" stands for every model's row of that runtime and cache
+        key = (m.params.get("model") or "*", m.params.get("runtime", ""), m.params.get("cache", ""))
+        out.setdefault(key, {})[stage] = c.status
     return out
 
 
