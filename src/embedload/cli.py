@@ -19,6 +19,7 @@ from . import __version__
 from .adopt import init_repository
 from .children import Terminated, raise_on_sigterm
 from .config import ConfigError, UsageError, load_config
+from .dashboard import PublishError, publish
 from .files import OutputError, check_writable, write_new_file
 from .gate import DEFAULT_THRESHOLD, FAIL_ON_CHOICES, MAX_THRESHOLD, judge_results
 from .importtime import format_imports, profile_imports
@@ -165,8 +166,6 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_publish(args) -> int:
-    from .dashboard import PublishError, publish
-
     conf = Path(args.asv_config)
     if not conf.is_file() and not (args.results and args.html):
         raise UsageError(f"no {conf} in {Path.cwd()}; run from the suite's folder or pass --results DIR and --html DIR")
