@@ -72,9 +72,7 @@ def main(argv=None) -> int:
     info = json.loads((results / "benchmarks.json").read_text())
     (OUT / "results" / "benchmarks.json").write_text(
         json.dumps({k: v for k, v in info.items() if k in KEEP or k == "version"}, indent=1))
-    from asv.results import iter_results_for_machine as again  # order the commits by date
-
-    dates = {r.commit_hash: r.date for m in args.machine for r in again(str(OUT / "results"), m)}
+    dates = {r.commit_hash: r.date for m in args.machine for r in iter_results_for_machine(str(OUT / "results"), m)}
     (OUT / "commits.json").write_text(json.dumps(sorted(all_commits, key=lambda h: dates[h]), indent=1) + "\n")
     (OUT / "machines.json").write_text(json.dumps(args.machine) + "\n")
     print(f"{OUT}: {len(all_commits)} commits, machines {', '.join(args.machine)}")

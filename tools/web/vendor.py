@@ -54,7 +54,7 @@ def _package(name: str) -> tuple[Path, str]:
     try:
         version = json.loads((root / "package.json").read_text())["version"]
     except OSError:
-        raise SystemExit(f"{root} is missing: run `npm ci --prefix {HERE.relative_to(Path.cwd()) if HERE.is_relative_to(Path.cwd()) else HERE}` first") from None
+        raise SystemExit(f"{root} is missing: run `npm ci --prefix {HERE}` first") from None
     return root, version
 
 
