@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .catalog import PARTS, STAGES, TIMING_BENCHMARKS, catalog_name
 from .config import Config
+from .files import write_new_file
 from .gate import DEFAULT_THRESHOLD, compare
 from .loadrows import LoadRow, rows_from_measurements
 from .results import ResultsError, list_machines, load_commit_results
@@ -93,14 +94,8 @@ def make_offline(html_dir: Path) -> list[str]:
         return tag.replace(("<script" if tag.startswith("<script") else "<link"),
                            ("<script" if tag.startswith("<script") else "<link") + f' integrity="{_sri(data)}"', 1)
 
-    _write_text(index, _TAG.sub(local, text))
+    write_new_file(index, _TAG.sub(local, text), force=True)
     return replaced
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.embedload-tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def link_stage_page(html_dir: Path) -> None:
@@ -114,7 +109,7 @@ def link_stage_page(html_dir: Path) -> None:
             f'Stage breakdown (embedload)</a>')
     if "</body>" not in text:
         raise PublishError(f"{index} has no </body>; is it asv's page?")
-    _write_text(index, text.replace("</body>", link + "\n</body>", 1))
+    write_new_file(index, text.replace("</body>", link + "\n</body>", 1), force=True)
 
 
 def _commits(results_dir: Path, machine: str) -> list[tuple[str, int]]:
@@ -193,7 +188,8 @@ def write_stage_page(html_dir: Path, data: dict) -> Path:
     page = html_dir / PAGE_DIR / "index.html"
     page.parent.mkdir(parents=True, exist_ok=True)
     blob = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    _write_text(page, PAGE.replace("/*DATA*/null", blob).replace("{{title}}", html.escape("embedload: stage breakdown")))
+    write_new_file(page, PAGE.replace("/*DATA*/null", blob).replace("{{title}}", html.escape("embedload: stage breakdown")),
+                   force=True)  # the page is embedload's own, rewritten by every publish
     return page
 
 
