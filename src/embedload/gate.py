@@ -183,10 +183,9 @@ class Report:
                     f"failed the gate; fix them, or pass --allow-failures to gate on the rest")
         parts = []
         if self.checks:
-            ungated = "" if "targets" in self.fail_on else " (not gated: --fail-on regressions)"
-            parts.append(f"{len(self.checks) - len(self.missed)}/{len(self.checks)} targets met{ungated}")
+            parts.append(f"{len(self.checks) - len(self.missed)}/{len(self.checks)} targets met{self._ungated('targets')}")
         if self.baseline is not None:
-            ungated = "" if "regressions" in self.fail_on else " (not gated: --fail-on targets)"
+            ungated = self._ungated("regressions")
             parts.append(f"{len(self.regressions)} regression(s), {len(self.improvements)} improvement(s) vs {self.baseline}{ungated}")
             if self.short_of_threshold:
                 parts.append(f"{len(self.short_of_threshold)} of {len(self.powered)} sampled comparison(s) too noisy "
@@ -199,7 +198,16 @@ class Report:
             sides = sorted({side for side, _, _ in self.disturbed})
             parts.append(f"measured on a disturbed machine ({len(self.disturbed)} benchmark(s), {' and '.join(sides)}: "
                          f"see Conditions); rerun when the machine is quiet")
+        if not self.fail_on:  # a report (a profile without --baseline, strategies): no verdict to give
+            return "REPORT: " + ", ".join(parts)
         return ("FAIL: " if code else "PASS: ") + ", ".join(parts)
+
+    def _ungated(self, what: str) -> str:
+        if what in self.fail_on:
+            return ""
+        if not self.fail_on:
+            return " (nothing gated)"
+        return f" (not gated: --fail-on {','.join(self.fail_on)})"
 
 
 def check_targets(rows: list[LoadRow], config: Config) -> list[TargetCheck]:

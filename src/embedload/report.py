@@ -307,7 +307,7 @@ def _ratio_text(c: Comparison) -> str:
 
 def render_markdown(report: Report) -> str:
     code = report.exit_code
-    icon = {0: "✅", 1: "❌", 2: "⚠️"}[code]
+    icon = {0: "✅", 1: "❌", 2: "⚠️"}[code] if report.fail_on or code else "📋"  # 📋: a report, nothing gated
     out = [f"## {icon} embedload: {report.verdict}", ""]
     env = ", ".join(f"`{k}={v}`" for k, v in sorted(report.env.items()))
     out.append(f"Commit `{short_commit(report.commit)}` on `{report.machine}`" + (f" ({env})" if env else "")
