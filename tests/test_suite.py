@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,26 @@ def test_timeraw_source_runs_in_asv_runners_timer(tiny_model, stage):
     assert 0 < seconds < 120
     if stage == "total":
         assert seconds > 0.5  # includes importing torch
+
+
+def test_a_samples_interpreter_skips_its_teardown_and_still_fails_on_an_exception(tmp_path):
+    """runtimes.QUICK_EXIT: the figure is printed and the atexit handlers run, the teardown (1.2-1.7 s
+    after torch) does not; an exception in the sample still fails it."""
+    from asv_runner.benchmarks.timeraw import _SeparateProcessTimer
+
+    marker = tmp_path / "atexit-ran"
+    slow_teardown = ("import atexit, sys, time\n"
+                     f"atexit.register(lambda: open({str(marker)!r}, 'w').write('x'))\n"
+                     "class _Slow:\n    def __del__(self, sleep=time.sleep):\n        sleep(3)\n"
+                     "sys._el_slow = _Slow()")
+    for setup, at_least, at_most in ((slow_teardown, 3, 60), (runtimes.QUICK_EXIT + "\n" + slow_teardown, 0, 2.5)):
+        marker.unlink(missing_ok=True)
+        start = time.monotonic()
+        seconds = _SeparateProcessTimer(lambda: ("x = 1", setup)).timeit(number=1)  # noqa: B023
+        assert at_least <= time.monotonic() - start < at_most and 0 <= seconds < 1
+        assert marker.read_text() == "x"
+    with pytest.raises(RuntimeError, match=r"(?s)Subprocess failed.*RuntimeError: not cold"):
+        _SeparateProcessTimer(lambda: ("raise RuntimeError('not cold')", runtimes.QUICK_EXIT)).timeit(number=1)
 
 
 def test_asv_check_passes():

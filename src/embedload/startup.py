@@ -34,7 +34,7 @@ from .models import ResolvedModel
 from .pagecache import DiscoveryError, helper_source, make_warm, stage_files, write_file_list
 from .prepared import model_for
 from .probe import ProbeError
-from .runtimes import NotAvailable, Runtime, bindings, check_measurable, device_from_env
+from .runtimes import QUICK_EXIT, NotAvailable, Runtime, bindings, check_measurable, device_from_env
 from .strategies import FOREGROUND_SECONDS, FOREGROUND_SOURCE, Strategy, get_strategy, service_bindings
 
 _SERVICE_CHILD = Path(__file__).with_name("_service_child.py")
@@ -161,7 +161,7 @@ with open(RESULT_PATH, 'w') as _el_f:
 def child_sources(strategy: Strategy, runtime: Runtime, model_path: str, device: str,
                   socket_path: str | None, make_cold: str, result_path: str) -> dict[str, str]:
     """The timing and the foreground child's whole source."""
-    head = "\n".join([_PRELUDE, bindings(model_path, device), service_bindings(socket_path or ""),
+    head = "\n".join([QUICK_EXIT, _PRELUDE, bindings(model_path, device), service_bindings(socket_path or ""),
                       f"RESULT_PATH = {result_path!r}", FOREGROUND_SOURCE, make_cold])
     start, first = strategy.start(runtime), strategy.first_vector(runtime)
     timing = "\n".join([
