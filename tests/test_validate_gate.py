@@ -69,3 +69,15 @@ def test_report_counts_detections_and_false_alarms(tmp_path, capsys):
     assert aa.split()[1:5] == ["2", "1", "1", "0"]  # trials, gate flagged, import flagged, total flagged
     assert p20.split()[1:5] == ["2", "2", "2", "1"]
     assert "2 set(s) of 3 commits; a set took 10.0 min (median)" in out
+
+
+def test_a_sigterm_ends_it_with_one_line_and_143(monkeypatch, capsys):
+    from embedload.children import Terminated
+
+    def stopped(args):
+        raise Terminated()
+
+    monkeypatch.setattr(validate_gate, "cmd_report", stopped)
+    assert validate_gate.main(["--workdir", "/nonexistent", "report"]) == 143
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "stopped by SIGTERM" in err and "Traceback" not in err

@@ -298,7 +298,14 @@ def main(argv=None) -> int:
     p.add_argument("--format", choices=("text", "markdown"), default="text")
     p.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
-    return args.func(args)
+    from embedload.children import Terminated
+
+    try:
+        return args.func(args)
+    except Terminated:
+        print("validate_gate: stopped by SIGTERM; the plant is out of the asv environment, the trials of the "
+              "finished sets are kept", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":
