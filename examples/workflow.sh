@@ -158,6 +158,12 @@ expect() {  # expect WHAT WANTED GOT
         PROBLEMS+=("step $STEP: $1 exited $3, expected $2")
     fi
 }
+gate() {  # gate FILE BASELINE WHAT EXPECTED [SECTIONS]: HEAD gated against BASELINE, as CI gates it
+    run "$1" "$BIN/embedload" gate --machine tutorial --commit HEAD --baseline "$2"
+    local status=$?
+    if [ -n "${5:-}" ]; then sections "$1" "$5"; else tail -n 1 "$1"; fi
+    expect "$3" "$4" "$status"
+}
 measure() {  # the commit at HEAD, with asv, in this interpreter (-E existing)
     run "$W/asv-run.log" "${ASV[@]}" run -E "existing:$PY" --machine tutorial --set-commit-hash "$(git -C "$APP" rev-parse HEAD)" \
         --record-samples --bench 'bench_embedload[.]Import[.]timeraw_import'
@@ -251,11 +257,7 @@ parent, in the same asv machine and environment: targets (pyproject.toml) and re
 Exit 0 pass, 1 a target missed or a regression, 2 cannot judge. Expect 1.
 EOF
 measure
-run "$W/gate-planted.txt" "$BIN/embedload" gate --machine tutorial --commit HEAD --baseline HEAD~1
-status=$?
-sections "$W/gate-planted.txt" "Compared with|Smallest slowdown"
-echo "gate at the planted commit $PLANTED: exit $status"
-expect "the gate at the planted commit" 1 $status
+gate "$W/gate-planted.txt" HEAD~1 "the gate at the planted commit $PLANTED" 1 "Compared with|Smallest slowdown"
 
 step "The fix, verified" <<EOF
 The tutorial removes the planted lines and commits, asv measures the new commit, and the gate
@@ -266,16 +268,8 @@ cp "$W/tutorial_app.before" "$APP/tutorial_app.py"
 FIXED=$(commit "drop the new dependency")
 echo "commit $FIXED: the plant removed"
 measure
-run "$W/gate-fixed.txt" "$BIN/embedload" gate --machine tutorial --commit HEAD --baseline HEAD~1
-status=$?
-sections "$W/gate-fixed.txt" "Compared with"
-echo "gate at the fix $FIXED against the planted commit: exit $status"
-expect "the gate at the fix" 0 $status
-run "$W/gate-base.txt" "$BIN/embedload" gate --machine tutorial --commit HEAD --baseline "$BASE"
-status=$?
-tail -n 1 "$W/gate-base.txt"
-echo "gate at the fix $FIXED against the baseline commit $BASE: exit $status"
-expect "the gate of the fix against the baseline" 0 $status
+gate "$W/gate-fixed.txt" HEAD~1 "the gate at the fix $FIXED against the planted commit" 0 "Compared with"
+gate "$W/gate-base.txt" "$BASE" "the gate at the fix $FIXED against the baseline commit $BASE" 0
 
 step "The dashboard" <<EOF
 \`asv publish\` writes asv's pages for the three commits; \`embedload publish\` makes them work

@@ -1,5 +1,6 @@
 """examples/workflow.sh, the seed's tutorial: run as CI runs it (--yes), on the tiny model."""
 
+import re
 import subprocess
 import sys
 import time
@@ -52,7 +53,8 @@ def test_the_tutorial_fails_the_gate_where_the_slowdown_is_planted(tiny_model, t
     fixed = (work / "gate-fixed.txt").read_text()
     assert fixed.splitlines()[-1].startswith("PASS: ") and "1 improvement(s)" in fixed.splitlines()[-1]
     assert (work / "gate-base.txt").read_text().splitlines()[-1].startswith("PASS: ")
-    assert "gate at the planted commit" in out.stdout and "-> as expected: the gate at the planted commit (exit 1)" in out.stdout
+    assert re.search(r"^-> as expected: the gate at the planted commit [0-9a-f]{8} \(exit 1\)$", out.stdout, re.M)
+    assert re.search(r"^-> as expected: the gate at the fix [0-9a-f]{8} against the planted commit \(exit 0\)$", out.stdout, re.M)
 
     # The profile compared with its baseline named the import, and the planted lines are gone again.
     assert (work / "before.txt").read_text().splitlines()[-1].startswith("REPORT: ")  # no baseline: nothing gated
