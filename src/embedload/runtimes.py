@@ -328,6 +328,8 @@ QUICK_EXIT = (
     "_el_atexit.register(lambda: (_el_sys.stdout.flush(), _el_sys.stderr.flush(), "
     "_el_os._exit(1 if hasattr(_el_sys, 'last_value') else 0)))"
 )
+#: What every asv ``timeraw_`` setup (the stages', the strategies') starts with.
+TIMERAW_PRELUDE = f"{QUICK_EXIT}\n{GC_ON}"
 
 
 def timeraw_source(
@@ -342,5 +344,5 @@ def timeraw_source(
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     before = [] if stage == "total" else list(PARTS[: PARTS.index(stage)])
-    setup = "\n".join([QUICK_EXIT, GC_ON, bindings(model_path, device)] + [runtime.code(part) for part in before] + [make_cold])
+    setup = "\n".join([TIMERAW_PRELUDE, bindings(model_path, device)] + [runtime.code(part) for part in before] + [make_cold])
     return runtime.code(stage), setup.rstrip("\n")

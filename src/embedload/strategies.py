@@ -33,7 +33,7 @@ import textwrap
 from dataclasses import dataclass
 
 from .config import STRATEGIES as STRATEGY_NAMES
-from .runtimes import GC_ON, PARTS, QUICK_EXIT, Runtime, bindings
+from .runtimes import PARTS, TIMERAW_PRELUDE, Runtime, bindings
 
 SERVICE = "service"
 
@@ -177,5 +177,5 @@ def timeraw_source(strategy: Strategy, runtime: Runtime, figure: str, model_path
 
     The setup binds the names and, for ``cache=cold``, evicts what the load reads (``make_cold``).
     """
-    setup = "\n".join([QUICK_EXIT, GC_ON, bindings(model_path, device), service_bindings(socket_path or ""), make_cold])
+    setup = "\n".join([TIMERAW_PRELUDE, bindings(model_path, device), service_bindings(socket_path or ""), make_cold])
     return strategy.code(figure, runtime), setup.rstrip("\n")
