@@ -99,8 +99,8 @@ bench-runtimes: setup
 # Baseline and candidate measured back to back, their rounds interleaved, so both see the same
 # minutes of this machine (docs/gate.md: runs of one commit differ by up to ±10% here), with the
 # gate's samples (EMBEDLOAD_TIMING=gate: 10 rounds of 2, 20 a side). By default the default
-# model's import and total, warm and cold, and its memory (the probe): what the gate's power was
-# validated on (docs/gate.md). Not the probe's steady encode: one median per run, no samples, so
+# model's import and total, warm and cold, and its memory (the probe); the gate's power was
+# validated on the warm import and total (docs/gate.md). Not the probe's steady encode: one median per run, no samples, so
 # judged by the factor alone, and it moved 1.15x between two commits of the same code here.
 # BENCH=. gates every benchmark; more comparisons in one run share its 5% false-alarm budget
 # (Holm), so each needs a larger slowdown to be seen: the report says which.
