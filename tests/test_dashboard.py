@@ -159,13 +159,16 @@ def _browser(base: str):
 
 
 def test_asvs_graph_page_works_offline_with_five_points_and_our_parameters(published):
-    root, commits, _ = published
+    root, commits, done = published
+    machines = done["machines"]
     with _served(root / "html") as base, _browser(base) as (page, problems):
         page.goto(base + "/index.html")
         page.wait_for_selector("#summarygrid-display .benchmark-container, .benchmark-container", timeout=30_000)
         page.goto(base + "/index.html#bench_timing.Load.timeraw_total")
-        page.wait_for_function("() => { const p = $('#main-graph').data('plot'); return p && p.getData().length > 0; }",
-                               timeout=30_000)
+        # asv loads one graph file per machine and redraws as each arrives: wait for every machine's lines
+        page.wait_for_function("""machines => { const p = $('#main-graph').data('plot'); if (!p) return false;
+            const parts = p.getData().flatMap(s => (s.label || '').split('; '));
+            return machines.every(m => parts.includes('machine-' + m)); }""", arg=sorted(machines), timeout=30_000)
         points = page.evaluate("() => $('#main-graph').data('plot').getData()"
                                ".map(s => s.data.filter(d => d[1] !== null).length)")
         panel = page.inner_text("#graph-params, .graph-params, #navigation") if page.query_selector(
