@@ -210,9 +210,11 @@ def test_the_asv_class_starts_the_service_before_its_samples_and_stops_it(tiny_m
         bench.setup(str(tiny_model), "st-torch", "cold", "service")
 
 
-def test_the_setup_cache_gives_medians_or_reasons(tiny_model, empty_config, monkeypatch):
+def test_the_setup_cache_gives_medians_or_reasons(tiny_model, empty_config, monkeypatch, tmp_path):
     """What the track_ benchmarks read: a figure per measurable combination, a one-line reason otherwise."""
     from embedload import harness
+
+    monkeypatch.chdir(tmp_path)  # asv's setup_cache folder, where each combination's runs are kept
 
     for name, value in (("STRATEGY_MODELS", (str(tiny_model),)), ("RUNTIMES", ("st-torch", "st-onnx")),
                         ("CACHES", ("warm", "cold")), ("STRATEGIES_PARAM", ("service",)), ("PROBE_RUNS", 1)):

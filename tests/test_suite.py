@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,43 @@ def test_probe_classes_share_one_setup_cache():
     assert get_setup_cache_key(bench_probe.Memory().setup_cache) == get_setup_cache_key(bench_probe.Encode().setup_cache)
     assert bench_probe.Check.setup_cache is bench_probe.Memory.setup_cache
     assert bench_probe.Memory.unit == "bytes" and bench_probe.Encode.unit == "seconds"
+
+
+def test_the_probe_runs_only_what_a_benchmark_asks_for_once_per_run(tmp_path, monkeypatch):
+    """setup_cache probes nothing; the first figure of a combination probes it, in asv's setup_cache
+    folder, and the next figures (each its own process: here a pickled copy) read what it kept."""
+    import pickle
+
+    from embedload import harness
+
+    asked = []
+
+    def run_probe(model, rt, cache):
+        asked.append((model.name, rt.name, cache))
+        return {"figures": len(asked)}
+
+    monkeypatch.setattr(harness, "run_probe", run_probe)
+    monkeypatch.setattr(harness, "probe_figure", lambda run, name: run["figures"] * 1000)
+    monkeypatch.setattr(harness, "resolve", lambda model: types.SimpleNamespace(name=model))
+    monkeypatch.setattr(harness, "measurable", lambda runtime, cache: types.SimpleNamespace(name=runtime))
+    monkeypatch.setattr(harness, "MODELS", ("a", "b"))
+    monkeypatch.setattr(harness, "RUNTIMES", ("st-torch",))
+    monkeypatch.setattr(harness, "PROBE_RUNS", 3)
+    monkeypatch.chdir(tmp_path)  # asv runs setup_cache and every benchmark in that folder
+
+    figures = harness.probe_all_combinations()
+    assert asked == []
+    copy = pickle.loads(pickle.dumps(figures))  # asv pickles it for each benchmark process
+    bench = bench_probe.Memory()
+    bench.setup(copy, "b", "st-torch", "cold")
+    assert asked == [("b", "st-torch", "cold")] * 3
+    assert bench.track_peak_rss_total(copy, "b", "st-torch", "cold") == 2000  # the median of 1000, 2000, 3000
+    again = bench_probe.Encode()
+    again.setup(pickle.loads(pickle.dumps(figures)), "b", "st-torch", "cold")
+    assert len(asked) == 3 and again.figures == bench.figures  # read, not probed again
+    assert [p.name for p in tmp_path.iterdir()] == [p.name for p in tmp_path.glob("probe_one-*.json")]
+    with pytest.raises(KeyError):
+        figures["c|st-torch|warm"]  # not a combination of the suite's params
 
 
 def test_probe_figures_are_the_ones_the_results_reader_knows():

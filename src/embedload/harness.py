@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import os
 import statistics
 from pathlib import Path
@@ -153,18 +155,49 @@ def probe_key(model, runtime, cache):
 
 
 def probe_all_combinations():
-    """``PROBE_RUNS`` probe runs of every measurable combination: {key: {figure: median}} or a reason."""
-    figures = {}
-    for model in MODELS:
-        for runtime in RUNTIMES:
-            for cache in CACHES:
-                def measure(model=model, runtime=runtime, cache=cache):
-                    rt, resolved = measurable(runtime, cache), resolve(model)
-                    return [{name: probe_figure(run, name) for name in FIGURES}
-                            for run in (run_probe(resolved, rt, cache) for _ in range(PROBE_RUNS))]
+    """asv ``setup_cache`` of the probe's figures: {key: {figure: median}} or a reason, per combination.
 
-                figures[probe_key(model, runtime, cache)] = _medians_or_reason(measure, FIGURES)
-    return figures
+    Nothing is probed here: a combination gets its ``PROBE_RUNS`` probe runs the first time a ``track_``
+    benchmark of it asks (:class:`OnFirstUse`), so a run probes only what its ``--bench`` selected.
+    """
+    return OnFirstUse({probe_key(m, r, c): (m, r, c) for m in MODELS for r in RUNTIMES for c in CACHES}, _probe_one)
+
+
+def _probe_one(model, runtime, cache):
+    def measure():
+        rt, resolved = measurable(runtime, cache), resolve(model)
+        return [{name: probe_figure(run, name) for name in FIGURES}
+                for run in (run_probe(resolved, rt, cache) for _ in range(PROBE_RUNS))]
+
+    return _medians_or_reason(measure, FIGURES)
+
+
+class OnFirstUse:
+    """What a ``setup_cache`` returns: each combination's figures, measured when first asked for.
+
+    asv runs every ``track_`` benchmark in its own process, in the ``setup_cache`` folder (the
+    working directory of both; asv removes it after the run). The first process to ask for a
+    combination measures it and keeps the result there as JSON (written whole, then renamed);
+    the figures after it read that file. A combination no selected benchmark asks for is never
+    measured.
+    """
+
+    def __init__(self, params: dict, measure):
+        self.folder = os.getcwd()
+        self.params = params
+        self.measure = measure
+
+    def __getitem__(self, key):
+        if key not in self.params:
+            raise KeyError(key)
+        path = Path(self.folder) / f"{self.measure.__name__.strip('_')}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+        figures = self.measure(*self.params[key])
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(figures))
+        os.replace(tmp, path)
+        return figures
 
 
 def _medians_or_reason(measure, names) -> dict:
@@ -181,28 +214,26 @@ def _medians_or_reason(measure, names) -> dict:
     return {name: statistics.median(v) for name in names if (v := [r[name] for r in runs if r.get(name) is not None])}
 
 
-probe_all_combinations.timeout = 1800
-
 
 def strategy_key(model, runtime, cache, strategy):
     return f"{model}|{runtime}|{cache}|{strategy}"
 
 
 def strategy_all_combinations():
-    """``PROBE_RUNS`` strategy runs (``embedload.startup``) of every measurable combination:
-    {key: {figure: median}} or a reason. A service is started once per combination."""
-    figures = {}
-    for model in STRATEGY_MODELS:
-        for runtime in RUNTIMES:
-            for cache in CACHES:
-                for strategy in STRATEGIES_PARAM:
-                    def measure(model=model, runtime=runtime, cache=cache, strategy=strategy):
-                        st, rt, resolved = check_strategy(strategy, cache), measurable(runtime, cache), resolve(model)
-                        with strategy_service(st, resolved, rt, runtimes.device_from_env()) as service:
-                            return [run_strategy(resolved, rt, cache, st, service=service) for _ in range(PROBE_RUNS)]
+    """asv ``setup_cache`` of the strategy runs' figures: {key: {figure: median}} or a reason, per combination.
 
-                    figures[strategy_key(model, runtime, cache, strategy)] = _medians_or_reason(measure, RUN_FIGURES)
-    return figures
+    As :func:`probe_all_combinations`: a combination gets its ``PROBE_RUNS`` strategy runs
+    (``embedload.startup``; a service started once for them) when a ``track_`` benchmark first asks.
+    """
+    return OnFirstUse({strategy_key(m, r, c, s): (m, r, c, s) for m in STRATEGY_MODELS for r in RUNTIMES
+                       for c in CACHES for s in STRATEGIES_PARAM}, _strategy_one)
 
 
-strategy_all_combinations.timeout = 1800
+def _strategy_one(model, runtime, cache, strategy):
+    def measure():
+        st, rt, resolved = check_strategy(strategy, cache), measurable(runtime, cache), resolve(model)
+        with strategy_service(st, resolved, rt, runtimes.device_from_env()) as service:
+            return [run_strategy(resolved, rt, cache, st, service=service) for _ in range(PROBE_RUNS)]
+
+    return _medians_or_reason(measure, RUN_FIGURES)
+

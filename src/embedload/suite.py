@@ -15,9 +15,10 @@ their bytes stay resident.
 **Figures** (asv ``track_``): memory (unit bytes) is not asv's ``peakmem_``: that is the
 benchmark process's own high-water mark, setup included, and on Linux ``ru_maxrss`` is inherited
 across fork and exec. The probe reads the child's VmHWM after resetting it at each stage's start,
-so a stage's peak is its own. One ``setup_cache`` (shared by the classes: asv keys it by the
-function) runs the probe ``PROBE_RUNS`` times for every measurable combination; each ``track_``
-reads one median. The figures are the catalog's (``embedload.catalog``).
+so a stage's peak is its own. The classes share one ``setup_cache`` (asv keys it by the function):
+the first ``track_`` of a combination runs the probe ``PROBE_RUNS`` times, and each ``track_``
+reads one median (``embedload.harness.OnFirstUse``: only the combinations a run selected are
+probed). The figures are the catalog's (``embedload.catalog``).
 
 The names start with an underscore where asv would otherwise collect a base class as a benchmark.
 """
@@ -93,9 +94,13 @@ class Load(_Stage):
         return self._source("total")
 
 
+#: A figure's time limit: the first of a combination runs its probes (each child has 300 s).
+FIRST_USE_TIMEOUT = 1800
+
+
 class _FromProbe:
     param_names = ["model", "runtime", "cache"]
-    timeout = 120
+    timeout = FIRST_USE_TIMEOUT
     setup_cache = staticmethod(common.probe_all_combinations)
 
     def setup(self, figures, model, runtime, cache):
@@ -205,7 +210,7 @@ class Strategy(_Stage):
 
 class _FromStrategyRuns:
     param_names = ["model", "runtime", "cache", "strategy"]
-    timeout = 120
+    timeout = FIRST_USE_TIMEOUT
     setup_cache = staticmethod(common.strategy_all_combinations)
 
     def setup(self, figures, model, runtime, cache, strategy):
