@@ -213,3 +213,26 @@ def test_asv_environment_names_fit_in_a_file_name(conf):
     assert envs
     for env in envs:
         assert len(f"01234567-{env.name}.json".encode()) <= 255
+
+
+def test_make_gate_selects_the_default_models_st_torch_figures_and_nothing_it_would_skip():
+    """asv runs each selected combination every round, a skipped one too: the default BENCH names
+    only what this environment measures (st-torch) and the gate judges."""
+    import itertools
+    import re
+
+    from benchmarks import bench_timing as timing
+
+    line = next(ln for ln in (REPO / "Makefile").read_text().splitlines() if ln.startswith("BENCH "))
+    regex = line.split("?=", 1)[1].strip()
+    names = [f"{mod.__name__.split('.')[-1]}.{cls.__name__}.{fn}({', '.join(map(repr, ps))})"
+             for mod, cls in ((timing, timing.Import), (timing, timing.Load), (bench_probe, bench_probe.Memory),
+                              (bench_probe, bench_probe.Encode), (bench_probe, bench_probe.Check))
+             for fn in dir(cls) if fn.startswith(("timeraw_", "track_"))
+             for ps in itertools.product(*cls.params)]
+    selected = {n for n in names if re.search(regex, n)}
+    expected = {f"bench_timing.Import.timeraw_import('st-torch', '{c}')" for c in CACHES}
+    expected |= {f"bench_timing.Load.timeraw_total('all-MiniLM-L6-v2', 'st-torch', '{c}')" for c in CACHES}
+    expected |= {f"bench_probe.Memory.{fn}('all-MiniLM-L6-v2', 'st-torch', '{c}')" for c in CACHES
+                 for fn in dir(bench_probe.Memory) if fn.startswith("track_")}
+    assert selected == expected
