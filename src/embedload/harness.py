@@ -214,7 +214,6 @@ def _medians_or_reason(measure, names) -> dict:
     return {name: statistics.median(v) for name in names if (v := [r[name] for r in runs if r.get(name) is not None])}
 
 
-
 def strategy_key(model, runtime, cache, strategy):
     return f"{model}|{runtime}|{cache}|{strategy}"
 
@@ -236,4 +235,3 @@ def _strategy_one(model, runtime, cache, strategy):
             return [run_strategy(resolved, rt, cache, st, service=service) for _ in range(PROBE_RUNS)]
 
     return _medians_or_reason(measure, RUN_FIGURES)
-
