@@ -249,6 +249,23 @@ def test_within_targets_exit_0():
     assert "fastembed is not implemented yet" in render_text(report)
 
 
+def test_what_a_bench_regex_left_out_is_one_line_with_its_benchmarks_counted():
+    """asv stores a combination --bench left out as skipped, with no reason: one grouped line, not one per benchmark."""
+    from embedload.results import not_run_reason
+
+    left_out = [Measurement(f"bench_probe.Memory.track_{fig}", {"model": "m", "runtime": rt, "cache": "warm"}, None,
+                            "bytes", "skipped", reason=not_run_reason("c" * 40))
+                for fig in ("a", "b", "c", "d") for rt in ("st-onnx", "fastembed", "st-openvino")[: 1 + (fig == "a") * 2]]
+    text = render_text(_evaluate(_suite_measurements() + left_out))
+    lines = [ln.strip() for ln in text.splitlines()]
+    assert "skipped: 7 benchmark/param combinations" in lines
+    (grouped,) = [ln for ln in lines if ln.startswith("6 × not run (a --bench regex left it out)")]
+    assert "--bench '<benchmark>' cccccccc^!` runs one" in grouped
+    assert ("in bench_probe.Memory.track_a (3), bench_probe.Memory.track_b (1), bench_probe.Memory.track_c (1) "
+            "(+1 more)") in lines
+    assert "1 × fastembed is not implemented yet" in lines  # a kept reason stays its own line
+
+
 def test_missed_target_exit_1_and_recommendations_cite_numbers():
     report = _evaluate(_suite_measurements(imp=4.2, growth=650e6, first=0.12, steady=0.012))
     assert report.exit_code == 1

@@ -215,24 +215,53 @@ def test_asv_environment_names_fit_in_a_file_name(conf):
         assert len(f"01234567-{env.name}.json".encode()) <= 255
 
 
+def _suite_names():
+    """Every benchmark/param name of the suite, as asv matches a --bench regex against it."""
+    import inspect
+    import itertools
+
+    from benchmarks import bench_strategy
+
+    return [f"{mod.__name__.split('.')[-1]}.{cls.__name__}.{fn}({', '.join(map(repr, ps))})"
+            for mod in (bench_timing, bench_probe, bench_strategy)
+            for cls in vars(mod).values() if inspect.isclass(cls) and cls.__module__ == mod.__name__
+            for fn in dir(cls) if fn.startswith(("timeraw_", "track_"))
+            for ps in itertools.product(*cls.params)]
+
+
 def test_make_gate_selects_the_default_models_st_torch_figures_and_nothing_it_would_skip():
     """asv runs each selected combination every round, a skipped one too: the default BENCH names
     only what this environment measures (st-torch) and the gate judges."""
-    import itertools
     import re
-
-    from benchmarks import bench_timing as timing
 
     line = next(ln for ln in (REPO / "Makefile").read_text().splitlines() if ln.startswith("BENCH "))
     regex = line.split("?=", 1)[1].strip()
-    names = [f"{mod.__name__.split('.')[-1]}.{cls.__name__}.{fn}({', '.join(map(repr, ps))})"
-             for mod, cls in ((timing, timing.Import), (timing, timing.Load), (bench_probe, bench_probe.Memory),
-                              (bench_probe, bench_probe.Encode), (bench_probe, bench_probe.Check))
-             for fn in dir(cls) if fn.startswith(("timeraw_", "track_"))
-             for ps in itertools.product(*cls.params)]
-    selected = {n for n in names if re.search(regex, n)}
+    selected = {n for n in _suite_names() if re.search(regex, n)}
     expected = {f"bench_timing.Import.timeraw_import('st-torch', '{c}')" for c in CACHES}
     expected |= {f"bench_timing.Load.timeraw_total('all-MiniLM-L6-v2', 'st-torch', '{c}')" for c in CACHES}
     expected |= {f"bench_probe.Memory.{fn}('all-MiniLM-L6-v2', 'st-torch', '{c}')" for c in CACHES
                  for fn in dir(bench_probe.Memory) if fn.startswith("track_")}
     assert selected == expected
+
+
+@pytest.mark.parametrize("target, prefix, models", [
+    ("bench", ("bench_timing.", "bench_probe."), MODELS[:2]),
+    ("bench-models", ("bench_timing.", "bench_probe."), MODELS),
+    ("bench-strategies", ("bench_strategy.",), MODELS),
+])
+def test_make_bench_targets_select_their_st_torch_combinations_only(target, prefix, models):
+    """The .venv has st-torch's stack only: make bench's runs select no combination of another runtime
+    (each would be a skipped run in every round), and every st-torch one of their benchmarks."""
+    import re
+    import shlex
+
+    dry = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    (run,) = [shlex.split(ln) for ln in dry.splitlines() if re.search(r"(^|/)asv run ", ln)]
+    regex = run[run.index("--bench") + 1]
+    names = _suite_names()
+    selected = {n for n in names if re.search(regex, n)}
+    # the import has no model param
+    expected = {n for n in names if n.startswith(prefix) and "'st-torch'" in n
+                and (n.startswith("bench_timing.Import.") or any(f"('{m}'" in n for m in models))}
+    assert selected == expected and expected
+    assert not any("'st-onnx'" in n or "'fastembed'" in n for n in selected)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from asv import util
 from tabulate import tabulate
@@ -14,7 +14,7 @@ from .gate import Comparison, Report, TargetCheck
 from .loadrows import rows_from_measurements, stages_add_up, strategy_rows
 from .power import floor, slowdown_text
 from .recommend import model_comparison, runtime_comparison, strategy_comparison
-from .results import CommitResults, Measurement
+from .results import NOT_RUN, CommitResults, Measurement
 from .units import format_bytes, format_seconds
 
 
@@ -138,6 +138,10 @@ def format_not_measured(measurements: list[Measurement], examples: int = 3) -> l
             if status == "failed":
                 shown = ", ".join(m.label for m in ms[:examples])
                 lines.append(f"         e.g. {shown}" + (f" (+{len(ms) - examples} more)" if len(ms) > examples else ""))
+            elif reason.startswith(NOT_RUN):
+                per = Counter(m.benchmark for m in ms)
+                shown = ", ".join(f"{name} ({n})" for name, n in per.most_common(examples))
+                lines.append(f"         in {shown}" + (f" (+{len(per) - examples} more)" if len(per) > examples else ""))
     return lines
 
 

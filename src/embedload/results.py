@@ -24,6 +24,14 @@ from . import reasons
 from .catalog import PROBE_BENCHMARKS, TIMING_BENCHMARKS  # noqa: F401  (re-exported for tools)
 from .conditions import Conditions, read_conditions
 
+NOT_RUN = "not run (a --bench regex left it out), or skipped with no reason kept (asv keeps none)"
+
+
+def not_run_reason(commit: str) -> str:
+    """Why a combination asv stored as skipped has no reason: one text for every benchmark, so that
+    what a --bench regex left out is one line of a report, not one per benchmark."""
+    return f"{NOT_RUN}: `asv run --show-stderr --bench '<benchmark>' {commit[:8]}^!` runs one"
+
 
 class ResultsError(RuntimeError):
     """Results that cannot be read or do not exist; the message says what to do."""
@@ -415,8 +423,7 @@ def _measurements(result, info: dict, recorded: dict | None = None, *, source: s
             if status != "ok":
                 again = f"`asv run --show-stderr --bench '{key}' {result.commit_hash[:8]}^!`"
                 reason = recorded.get((benchmark_class, tuple(str(v) for v in plain))) or (
-                    f"not run, or skipped with no reason kept (asv keeps none; a --bench regex that leaves a "
-                    f"combination out stores it the same way): {again} runs it" if status == "skipped"
+                    not_run_reason(result.commit_hash) if status == "skipped"
                     else f"{status}; asv keeps no reason: {again} shows it")
             out.append(
                 Measurement(
