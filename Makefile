@@ -49,7 +49,7 @@ models: setup
 # asv ORs several --bench regexes, so one regex says both.
 # Only st-torch's combinations: this environment has no other runtime's stack (bench-runtimes
 # builds one), and asv runs each selected combination in every round, one it skips too (0.4 s
-# each here; the other runtimes were 368 skipped runs of make bench, about 2.5 min).
+# each; the other runtimes were 368 skipped runs of make bench: 3 min 3 s at a 10-s import).
 STAGE_BENCH := ^bench_(timing|probe)[.]
 ST_TORCH    := .*.st-torch.
 bench: models
