@@ -48,7 +48,7 @@ models: setup
 # run here, and asv keeps their earlier results). The strategies are bench-strategies'.
 # asv ORs several --bench regexes, so one regex says both.
 # Only st-torch's combinations: this environment has no other runtime's stack (bench-runtimes
-# builds one), and asv runs each selected combination in every round, one it skips too (0.4 s
+# builds one), and asv runs each selected combination in every round, one it skips too (0.4-0.5 s
 # each; the other runtimes were 368 skipped runs of make bench: 3 min 3 s at a 10-s import).
 STAGE_BENCH := ^bench_(timing|probe)[.]
 ST_TORCH    := .*.st-torch.
