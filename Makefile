@@ -103,10 +103,9 @@ bench-runtimes: setup
 # Baseline and candidate measured back to back, their rounds interleaved, so both see the same
 # minutes of this machine (docs/gate.md: runs of one commit differ by up to ±10% here), with the
 # gate's samples (EMBEDLOAD_TIMING=gate: 10 rounds of 2, 20 a side). By default the default
-# model's import and total on st-torch, warm and cold, and its memory (the probe); only st-torch:
-# asv runs every selected combination in every round, one it skips included (0.4 s each here:
-# the other runtimes' 72 combinations were 216 skipped runs a side, ~3 min a gate), and this environment has no other stack. The gate's power was
-# validated on the warm import and total (docs/gate.md). Not the probe's steady encode: one median per run, no samples, so
+# model's import and total on st-torch, warm and cold, and its memory (the probe); only st-torch,
+# as for bench above (here the other runtimes were 216 skipped runs a side, ~3 min a gate). The
+# gate's power was validated on the warm import and total (docs/gate.md). Not the probe's steady encode: one median per run, no samples, so
 # judged by the factor alone, and it moved 1.15x between two commits of the same code here.
 # BENCH=. gates every benchmark; more comparisons in one run share its 5% false-alarm budget
 # (Holm), so each needs a larger slowdown to be seen: the report says which.

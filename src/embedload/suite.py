@@ -163,7 +163,6 @@ class Check(_FromProbe):
         return self.figures["vector_cosine"]
 
 
-
 class Strategy(_Stage):
     """An application's start-up under a load strategy: until ready, and until its first vector.
 
