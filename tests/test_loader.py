@@ -25,8 +25,9 @@ def test_loader_measured_through_the_probe(tiny_model, loader_path):
     result = run_probe(resolve_model(str(tiny_model)), loader_runtime("tests_lazy_loader:load"))
     stages = result["stages"]
     assert result["runtime"] == "loader:tests_lazy_loader:load"
-    # the lazy loader's module import is cheap; the stack's import lands in init
-    assert stages["import"]["seconds"] < 0.5 < stages["init"]["seconds"]
+    # the lazy loader's module import is cheap; the stack's import lands in init (a ratio with a 10x
+    # margin, not a clock limit: a loaded machine slows both)
+    assert stages["import"]["seconds"] * 10 < stages["init"]["seconds"]
     assert stages["init"]["peak_increase"] > 100e6
     assert len(result["vector"]) == 32
 

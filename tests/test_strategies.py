@@ -152,8 +152,8 @@ def test_profile_every_strategy_cli(tiny_model, empty_config, capsys):
     assert rows["eager"]["timings"]["ready"]["median"] > 1.0  # the import of sentence-transformers
     service = rows["service"]["figures"]
     assert service["server_rss"] > service["app_peak_rss"] > 0  # the model lives in the server, not the client
-    for name in ("lazy", "background", "service"):
-        assert rows[name]["timings"]["ready"]["median"] < 0.1, name
+    for name in ("lazy", "background", "service"):  # ready long before the import would be: a 10x margin
+        assert rows[name]["timings"]["ready"]["median"] * 10 < rows["eager"]["timings"]["ready"]["median"], name
     assert cli.main(["profile", "--strategy", "eager", "--save-runs", "x.json"]) == 2
     assert "--strategy cannot be combined with --save-runs" in capsys.readouterr().err
     assert cli.main(["profile", "--strategy", "nope"]) == 2
