@@ -4,6 +4,11 @@ It imports only the standard library before the stages run, so the figures are t
 It reads a JSON spec on stdin, runs each stage's source in one namespace, and writes the result
 JSON to the file the spec names (stdout is left to the libraries being measured).
 
+An optional ``prelude`` runs in that namespace after the cache is made cold and before the first
+stage, untimed: a what-if hook (``embedload imports --defer``). Whatever it leaves in
+``EMBEDLOAD_REPORT`` (JSON-able) comes back as ``prelude_report``; timestamps in it are
+``time.perf_counter()`` values, the clock of the stages' ``start`` and ``end``.
+
 Memory on Linux: writing ``5`` to ``/proc/self/clear_refs`` resets the peak-RSS mark (VmHWM)
 to the current RSS, so VmHWM read at a stage's end is the peak *within* that stage. Elsewhere a
 psutil sampling thread stands in (coarser: it can miss peaks shorter than its interval).
@@ -127,6 +132,8 @@ def main():
     steady_code = compile(spec["steady_code"], "<steady encode>", "exec")
 
     residency = make_cold(spec["cold"]) if spec.get("cold") else None
+    if spec.get("prelude"):
+        exec(compile(spec["prelude"], "<prelude>", "exec"), namespace)
     memory = ProcMemory() if ProcMemory.available() else SampledMemory()
     rss_start = memory.rss()
     stages = {}
@@ -181,6 +188,7 @@ def main():
         "cpu_count": os.cpu_count(),
         "gc_enabled": gc.isenabled(),
         "pid": os.getpid(),
+        "prelude_report": namespace.get("EMBEDLOAD_REPORT"),
     }
     tmp = spec["result_path"] + ".tmp"
     with open(tmp, "w") as f:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from . import __version__
+from . import __version__, deferral
 from .adopt import init_repository
 from .children import Terminated, raise_on_sigterm
 from .config import ConfigError, UsageError, load_config
@@ -35,6 +35,7 @@ from .runtimes import (
     LOADER_RUNTIME,
     RUNTIME_NAMES,
     NotAvailable,
+    Runtime,
     check_measurable,
     choose_runtime,
     device_from_env,
@@ -271,11 +272,18 @@ def _cmd_profile(args) -> int:
 
 
 def _cmd_imports(args) -> int:
+    if args.defer:
+        return _cmd_defer(args)
+    given = [flag for flag, value in (("--model", args.model), ("--loader", args.loader)) if value]
+    if given or args.runtime == LOADER_RUNTIME:
+        raise UsageError(f"{', '.join(given) or '--runtime loader'} goes with --defer: the attribution times the "
+                         f"runtime's import alone")
     runtime = check_measurable(args.runtime, "warm", python=args.python)
+    runs = args.runs or 5
     where = f" with {args.python}" if args.python else ""
-    print(f"running -X importtime of {args.runtime}'s import in {args.runs} fresh process(es){where}", file=sys.stderr, flush=True)
+    print(f"running -X importtime of {args.runtime}'s import in {runs} fresh process(es){where}", file=sys.stderr, flush=True)
     try:
-        result = profile_imports(runtime.import_code, runs=args.runs, python=args.python, progress=stderr_progress)
+        result = profile_imports(runtime.import_code, runs=runs, python=args.python, progress=stderr_progress)
     except RuntimeError as exc:
         raise UsageError(str(exc)) from None
     result["runtime"] = args.runtime
@@ -283,6 +291,55 @@ def _cmd_imports(args) -> int:
         print(json.dumps(result, indent=2))
     else:
         print(format_imports(result, top=args.top))
+    return 0
+
+
+def _cmd_defer(args) -> int:
+    """``imports --defer``: the whole load with modules deferred and without, alternating (deferral.py)."""
+    if args.defer != "auto":
+        try:
+            named = [deferral.parse_modules(args.defer)]
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    config = load_config(args.config)
+    chosen = choose_runtime(args.runtime, args.loader, config.loader())
+    rt = chosen if isinstance(chosen, Runtime) else check_measurable(chosen, "warm", python=args.python)
+    model = resolve_model(args.model or DEFAULT_MODEL, config=config)
+    runs = args.runs or 10
+    chains: dict[str, str] = {}
+    findings: list[dict] = []
+    try:
+        if args.defer == "auto":
+            print(f"finding candidates: -X importtime of {rt.name}'s import in 2 fresh processes", file=sys.stderr, flush=True)
+            try:
+                ranked = profile_imports(rt.import_code, runs=2, python=args.python, progress=stderr_progress)
+            except RuntimeError as exc:
+                raise UsageError(str(exc)) from None
+            own = deferral.own_tops(rt)
+            survivors = []
+            for module, chain in deferral.auto_candidates(ranked, rt, top=args.top_candidates):
+                chains[module] = chain
+                found, steps = deferral.scout(model, rt, module, own, python=args.python, timeout=args.timeout,
+                                              progress=stderr_progress)
+                findings.append({"candidate": module, "chain": chain, "steps": steps, "measured": found})
+                if found and found not in survivors:
+                    survivors.append(found)
+            deferrals = [(m,) for m in survivors] + ([tuple(survivors)] if len(survivors) > 1 else [])
+        else:
+            deferrals = named
+        arms_count = 1 + len(deferrals)
+        print(f"measuring the whole load of {model.name} ({rt.name}) as is and with {len(deferrals)} deferral(s): "
+              f"{runs} fresh processes each, {runs * arms_count} in all, alternating", file=sys.stderr, flush=True)
+        arms = deferral.measure(model, rt, deferrals, runs, python=args.python, timeout=args.timeout,
+                                progress=stderr_progress) if deferrals else []
+    except ProbeError as exc:
+        raise UsageError(f"the load fails with nothing deferred, so there is nothing to compare: {exc}") from None
+    doc = deferral.judge(arms) if arms else {"schema": deferral.SCHEMA, "as_is": None, "deferrals": []}
+    doc.update(model=model.name, runtime=rt.name, runs=runs, auto=findings if args.defer == "auto" else None)
+    if args.format == "json":
+        print(json.dumps(doc, indent=2))
+    else:
+        print(deferral.format_text(doc, chains=chains))
     return 0
 
 
@@ -525,9 +582,20 @@ def _get_parser() -> argparse.ArgumentParser:
         description="Run `python -X importtime` of the runtime's import in fresh processes, attribute each "
         "module's self time to its distribution (median over runs) and show the chain that pulls it in.",
     )
-    p.add_argument("--runtime", default="st-torch", choices=RUNTIME_NAMES)
-    p.add_argument("--runs", type=int, default=5, help="fresh processes (default: %(default)s)")
+    p.add_argument("--runtime", default="st-torch", choices=(*RUNTIME_NAMES, "loader"),
+                   help="the runtime whose load is measured; 'loader' takes [tool.embedload] loader (default: %(default)s)")
+    p.add_argument("--runs", type=int, default=None,
+                   help="fresh processes (default: 5; with --defer, 10 a side, the arms alternating run by run)")
     p.add_argument("--top", type=int, default=12, help="distributions to list (default: %(default)s)")
+    p.add_argument("--defer", metavar="MODULE[,MODULE...]|auto",
+                   help="what a lazy import would save: run the whole load (import, init, first encode) with these "
+                        "modules deferred until first use, and without, alternating; a verdict per deferral (win, "
+                        "moved, needed, breaks, no-gain). 'auto' tries the entry modules of the distributions ranked "
+                        "highest, climbing to the module that reads one during the import (docs/imports.md)")
+    p.add_argument("--top-candidates", type=int, default=3, help="with --defer auto: distributions to try (default: %(default)s)")
+    p.add_argument("--model", help=f"with --defer: the model to load (default: {DEFAULT_MODEL})")
+    p.add_argument("--loader", metavar="MODULE:CALLABLE", help="with --defer: your loader's whole load, (model_path, device) -> object with encode")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per fresh process (default: %(default)s)")
     p.add_argument("--python", metavar="PATH", type=_executable, help="interpreter to measure (default: this one), e.g. .venv-runtimes/bin/python")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_imports)
@@ -538,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _get_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    if getattr(args, "runs", 1) < 1:
+    if (getattr(args, "runs", 1) or 1) < 1 or getattr(args, "runs", 1) == 0:
         parser.error("--runs must be at least 1")
     raise_on_sigterm()
     try:

@@ -76,6 +76,7 @@ def run_probe(
     launcher: tuple[str, ...] = (),
     drop_caches: bool = False,
     model_is_prepared: bool = False,
+    prelude: str | None = None,
 ) -> dict:
     """Measure every stage once, in one fresh process. Raises :class:`ProbeError` on failure.
 
@@ -86,6 +87,8 @@ def run_probe(
     a run that cannot be made cold (> 1% resident) raises :class:`ProbeError`.
     ``model_is_prepared``: ``model`` is already the runtime's prepared folder (``embedload prepare``
     checks what it made), so it is loaded as is and its vector is not checked.
+    ``prelude``: source run in the child before the first stage, untimed (a what-if hook: see
+    :mod:`embedload.deferral`); what it leaves in ``EMBEDLOAD_REPORT`` is returned as ``prelude_report``.
     """
     if isinstance(runtime, Runtime):
         rt = runtime
@@ -130,6 +133,7 @@ def run_probe(
             "distributions": list(rt.distributions),
             "result_path": result_path,
             "cold": cold,
+            "prelude": prelude,
         }
         cmd = [*launcher, python or sys.executable, "-c", _CHILD_SOURCE.read_text(encoding="utf-8")]
         try:
