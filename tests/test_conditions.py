@@ -23,6 +23,7 @@ def _cpu_of(proc: psutil.Process) -> float:
     return times.user + times.system
 
 
+@pytest.mark.slow
 def test_a_window_sees_another_process_using_a_core():
     """Against the competitor's own CPU time, not the wall clock: a loaded machine gives it less of a
     core, and the window must still count all of it (and none of ours)."""
@@ -108,6 +109,7 @@ def test_a_pass_from_a_disturbed_run_says_so_in_every_format():
     assert "not recorded" in render_text(_evaluate(_suite_measurements()))
 
 
+@pytest.mark.slow
 def test_a_process_that_is_part_of_the_measurement_is_not_a_disturbance():
     """A model server the samples talk to (strategy ``service``) burns CPU for them: not "other" work."""
     import subprocess

@@ -158,6 +158,7 @@ def _browser(base: str):
             browser.close()
 
 
+@pytest.mark.slow
 def test_asvs_graph_page_works_offline_with_five_points_and_our_parameters(published):
     root, commits, done = published
     machines = done["machines"]
@@ -183,6 +184,7 @@ def test_asvs_graph_page_works_offline_with_five_points_and_our_parameters(publi
     _keep_screenshot(root / "asv-graph.png", "asv-graph.png")
 
 
+@pytest.mark.slow
 def test_the_stage_page_draws_the_results_medians_offline(published):
     root, commits, _ = published
     data = dashboard.stage_data(root / "results", Config(path=None))
@@ -212,6 +214,7 @@ def test_the_stage_page_draws_the_results_medians_offline(published):
     _keep_screenshot(root / "stage-page.png", "stage-page.png")
 
 
+@pytest.mark.slow
 def test_the_stage_page_opens_from_file_too(published):
     root, _, _ = published
     with _browser("file://") as (page, problems):

@@ -56,6 +56,7 @@ def tree(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_the_three_verdicts_on_a_tree_of_our_own(tree, tiny_model):
     rt = loader_runtime("delapp:load")
     arms = deferral.measure(resolve_model(str(tiny_model)), rt, [("delapp_win",), ("delapp_moved",), ("delapp_plugin",)],
@@ -86,6 +87,7 @@ def test_the_three_verdicts_on_a_tree_of_our_own(tree, tiny_model):
     assert "win      delapp_win: the first vector came" in text and "to get it without a hook:" in text
 
 
+@pytest.mark.slow
 def test_the_hook_leaves_a_module_that_the_import_reads_loaded(tree, tiny_model):
     """`from M import name` reads M at once: needed, with who read what."""
     (tree / "delapp_reader.py").write_text("from delapp_win import _until\n")
@@ -104,6 +106,7 @@ def test_bad_defer_arguments_are_one_line(capsys):
     assert "--loader goes with --defer" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_cli_reports_json_with_its_schema(tree, tiny_model, capsys, empty_config):
     code = main(["imports", "--defer", "delapp_win", "--loader", "delapp:load", "--model", str(tiny_model),
                  "--runs", "1", "--format", "json"])

@@ -59,6 +59,7 @@ def _gate_args(suite, *more):
     return ["--results", "results", "--machine", suite.machine, *more]
 
 
+@pytest.mark.slow
 def test_foreign_regression_exit_1_and_agrees_with_asv_compare(foreign):
     a, b, _ = foreign.commits
     out = gate_script(*_gate_args(foreign, "--commit", b, "--baseline", a, "--format", "json"), cwd=foreign.root)
@@ -79,6 +80,7 @@ def test_foreign_regression_exit_1_and_agrees_with_asv_compare(foreign):
     assert theirs == ours
 
 
+@pytest.mark.slow
 def test_foreign_improvement_reported_and_passes(foreign):
     a, b, c = foreign.commits
     out = gate(*_gate_args(foreign, "--commit", c, "--baseline", b, "--fail-on", "regressions"), cwd=foreign.root)
@@ -87,6 +89,7 @@ def test_foreign_improvement_reported_and_passes(foreign):
     assert "PASS: 0 regression(s), 2 improvement(s)" in out.stdout
 
 
+@pytest.mark.slow
 def test_foreign_without_samples_uses_the_interval_test(tmp_path):
     suite = ForeignSuite(tmp_path / "nosamples")
     a, b, _ = suite.commits
@@ -98,12 +101,14 @@ def test_foreign_without_samples_uses_the_interval_test(tmp_path):
     assert (sleepy["status"], sleepy["test"]) == ("regressed", "ci-99")
 
 
+@pytest.mark.slow
 def test_no_baseline_on_a_foreign_suite_cannot_judge(foreign):
     out = gate(*_gate_args(foreign, "--commit", foreign.commits[0]), cwd=foreign.root)
     assert out.returncode == 2
     assert "no benchmark of embedload's suite" in out.stdout
 
 
+@pytest.mark.slow
 def test_baseline_equal_to_current_cannot_judge(foreign):
     a = foreign.commits[0]
     out = gate(*_gate_args(foreign, "--commit", a, "--baseline", a), cwd=foreign.root)
@@ -111,18 +116,21 @@ def test_baseline_equal_to_current_cannot_judge(foreign):
     assert "are the same commit" in out.stderr
 
 
+@pytest.mark.slow
 def test_missing_results_dir(foreign):
     out = gate("--results", "nowhere", "--machine", "x", cwd=foreign.root)
     assert out.returncode == 2
     assert "results folder nowhere does not exist" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_unknown_commit(foreign):
     out = gate_script(*_gate_args(foreign, "--commit", "no-such-branch"), cwd=foreign.root)
     assert out.returncode == 2
     assert "--commit 'no-such-branch' is neither a git ref here" in out.stderr
 
 
+@pytest.mark.slow
 def test_commit_without_results(foreign, tmp_path):
     copy = tmp_path / "results"
     shutil.copytree(foreign.root / "results", copy)
@@ -133,6 +141,7 @@ def test_commit_without_results(foreign, tmp_path):
     assert "no results for --commit" in out.stderr and "asv run" in out.stderr
 
 
+@pytest.mark.slow
 def test_corrupt_results_file(foreign, tmp_path):
     copy = tmp_path / "results"
     shutil.copytree(foreign.root / "results", copy)
@@ -145,6 +154,7 @@ def test_corrupt_results_file(foreign, tmp_path):
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_corrupt_baseline_file(foreign, tmp_path):
     bad = tmp_path / "baseline.json"
     bad.write_text("{not json")
@@ -153,6 +163,7 @@ def test_corrupt_baseline_file(foreign, tmp_path):
     assert "is not valid JSON" in out.stderr
 
 
+@pytest.mark.slow
 def test_saved_results_file_as_baseline(foreign, tmp_path):
     (saved,) = (foreign.root / "results").glob(f"*/{foreign.commits[0][:8]}-*.json")
     kept = tmp_path / "kept-baseline.json"
@@ -162,6 +173,7 @@ def test_saved_results_file_as_baseline(foreign, tmp_path):
     assert "kept-baseline.json (asv" in out.stdout
 
 
+@pytest.mark.slow
 def test_all_benchmarks_failed(tmp_path):
     suite = ForeignSuite(tmp_path / "failing")
     a, b, _ = suite.commits
@@ -173,6 +185,7 @@ def test_all_benchmarks_failed(tmp_path):
     assert "newly-failed" in out.stdout
 
 
+@pytest.mark.slow
 def test_unknown_target_key(foreign, tmp_path):
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text("[tool.embedload.targets]\ntotl = 5.0\n")
@@ -379,6 +392,7 @@ def test_import_costs_are_cited_with_their_chains():
 
 
 @pytest.mark.parametrize("ref", ["origin/main", "release/v1"])
+@pytest.mark.slow
 def test_a_ref_with_a_slash_is_a_ref(foreign, ref):
     """The documented CI command: --baseline origin/main."""
     a, b, _ = foreign.commits
@@ -389,6 +403,7 @@ def test_a_ref_with_a_slash_is_a_ref(foreign, ref):
     assert f"vs {ref} ({a[:8]})" in out.stdout
 
 
+@pytest.mark.slow
 def test_a_name_that_is_a_file_and_a_ref_is_refused(foreign):
     a, b, _ = foreign.commits
     (foreign.root / "main").write_text("{}")

@@ -324,6 +324,7 @@ def _mutations(rng):
     return [swap, drop, resize]
 
 
+@pytest.mark.slow
 def test_fuzz_every_mutation_is_a_judgment_or_one_line(results):
     """200+ seeded mutations of real results files: a verdict (0/1), or exit 2 with one line."""
     rng = random.Random(20261124)

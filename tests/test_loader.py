@@ -21,6 +21,7 @@ def loader_path(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(LOADERS) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
+@pytest.mark.slow
 def test_loader_measured_through_the_probe(tiny_model, loader_path):
     result = run_probe(resolve_model(str(tiny_model)), loader_runtime("tests_lazy_loader:load"))
     stages = result["stages"]
@@ -29,9 +30,13 @@ def test_loader_measured_through_the_probe(tiny_model, loader_path):
     # margin, not a clock limit: a loaded machine slows both)
     assert stages["import"]["seconds"] * 10 < stages["init"]["seconds"]
     assert stages["init"]["peak_increase"] > 100e6
+    # where the import happened: the stack's modules appear during init, not during the import
+    assert stages["init"]["modules_added"]["count"] > 100 and "sentence_transformers" in stages["init"]["modules_added"]["packages"]
+    assert stages["import"]["modules_added"]["count"] < 10
     assert len(result["vector"]) == 32
 
 
+@pytest.mark.slow
 def test_loader_from_pyproject_in_profile(tiny_model, loader_path, tmp_path):
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[tool.embedload]\nloader = "tests_lazy_loader:load"\n')
@@ -45,6 +50,10 @@ def test_loader_from_pyproject_in_profile(tiny_model, loader_path, tmp_path):
     (row,) = report["rows"]
     assert row["runtime"] == "loader:tests_lazy_loader:load"
     assert set(row["timings"]) == {"import", "init", "first_encode", "total"}
+    # the advice knows that init ran the stack's import (a loader that imports inside its constructor)
+    [advice] = [r for r in report["recommendations"] if r.startswith("model init is")]
+    assert "the loader imports the stack inside init" in advice and "torch " in advice, advice
+    assert "--defer auto --loader tests_lazy_loader:load" in advice
 
 
 def test_bad_loader_specs(tmp_path):

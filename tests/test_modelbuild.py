@@ -85,6 +85,7 @@ def test_a_folder_not_built_by_embedload_is_never_overwritten(split_source, mode
     assert (models_dir / name / "mine.txt").read_text() == "keep"
 
 
+@pytest.mark.slow
 def test_graph_walk_refuses_a_weight_it_cannot_name(tmp_path):
     onnx = pytest.importorskip("onnx")
     import numpy as np

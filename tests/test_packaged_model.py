@@ -12,6 +12,7 @@ from embedload.runtimes import SENTENCE
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.slow
 def test_first_vector_is_384_finite_and_matches_st_torch_in_process():
     model = resolve_model("all-MiniLM-L6-v2")
     result = run_probe(model, "st-torch", "warm")

@@ -49,6 +49,7 @@ def test_residency_of_missing_files_is_counted_not_crashing(tmp_path):
     assert found["missing_files"] == 1 and found["total_bytes"] == 0
 
 
+@pytest.mark.slow
 def test_stage_files_come_from_the_import_itself(tiny_model):
     from embedload.runtimes import get_runtime
 
@@ -79,6 +80,7 @@ def test_stage_files_key_tells_virtualenvs_apart(tmp_path):
     assert len(keys) == 2
 
 
+@pytest.mark.slow
 def test_cold_probe_records_residency(tiny_model):
     if not _fadvise_works(tiny_model.parent):
         pytest.skip("the filesystem ignores posix_fadvise(DONTNEED)")

@@ -104,6 +104,7 @@ def _gate_flags(rng, shift, noise, n, k):
     return holm(p, FAMILY_ALPHA)
 
 
+@pytest.mark.slow
 def test_the_stated_slowdown_is_flagged_about_9_times_in_10_and_an_a_a_run_rarely():
     """Simulated runs of two comparisons at this machine's noise: the stated slowdown is flagged about
     9 times in 10 per comparison, and an A/A run raises an alarm at most about 5% of the time."""

@@ -86,6 +86,7 @@ def test_failing_child_reports_stderr_and_no_number(tiny_model):
     assert "Traceback" in err.value.stderr
 
 
+@pytest.mark.slow
 def test_hanging_child_is_bounded_by_timeout(tiny_model):
     runtime = _fake(import_code="import sys, time\nprint('about to hang', file=sys.stderr, flush=True)\ntime.sleep(120)")
     start = time.monotonic()

@@ -25,6 +25,7 @@ def saved(tiny_model, tmp_path_factory):
     return folder, out
 
 
+@pytest.mark.slow
 def test_report_has_the_seed_layout_and_progress(saved):
     _folder, out = saved
     for heading in ("PROFILING RESULTS", "Timing Breakdown", "Total Load Time:", "├─ Import Time:",
@@ -36,6 +37,7 @@ def test_report_has_the_seed_layout_and_progress(saved):
     assert "runs saved to base.json" in out.stderr
 
 
+@pytest.mark.slow
 def test_output_is_a_profile_document(saved):
     folder, _out = saved
     doc = json.loads((folder / "base.json").read_text())
@@ -44,6 +46,7 @@ def test_output_is_a_profile_document(saved):
     assert doc["versions"]["torch"]
 
 
+@pytest.mark.slow
 def test_never_overwrites_without_force(saved, tiny_model):
     folder, _out = saved
     before = (folder / "base.json").read_bytes()
@@ -53,6 +56,7 @@ def test_never_overwrites_without_force(saved, tiny_model):
     assert not list(folder.glob(".base.json.*"))  # no temp file left behind
 
 
+@pytest.mark.slow
 def test_baseline_comparison_uses_the_gate_rule(saved, tiny_model):
     folder, _out = saved
     out = profile("--model", str(tiny_model), "--runs", "2", "--baseline", "base.json", "--format", "json", cwd=folder)
@@ -67,6 +71,7 @@ def test_baseline_comparison_uses_the_gate_rule(saved, tiny_model):
     assert report["exit_code"] == out.returncode
 
 
+@pytest.mark.slow
 def test_profile_json_is_a_gate_baseline(saved):
     from embedload.gate import load_baseline_file
 
@@ -76,6 +81,7 @@ def test_profile_json_is_a_gate_baseline(saved):
     assert len(total) == 1 and len(total[0].samples) == 2 and total[0].stats["repeat"] == 2
 
 
+@pytest.mark.slow
 def test_cold_start_profile(tiny_model, tmp_path):
     out = profile("--model", str(tiny_model), "--runs", "1", "--cold-start", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -83,6 +89,7 @@ def test_cold_start_profile(tiny_model, tmp_path):
     assert "resident at start" in out.stderr
 
 
+@pytest.mark.slow
 def test_bad_arguments(tmp_path):
     out = profile("--runs", "0", cwd=tmp_path)
     assert out.returncode == 2 and "--runs must be at least 1" in out.stderr
@@ -94,6 +101,7 @@ def test_bad_arguments(tmp_path):
     assert out.returncode == 2 and "not found" in out.stderr
 
 
+@pytest.mark.slow
 def test_output_is_the_report_as_for_the_gate(tiny_model, tmp_path):
     report = tmp_path / "report.md"
     out = profile("--model", str(tiny_model), "--runs", "1", "--output", str(report), "--format", "markdown", cwd=tmp_path)
@@ -102,6 +110,7 @@ def test_output_is_the_report_as_for_the_gate(tiny_model, tmp_path):
     assert f"report written to {report} (markdown)" in out.stderr
 
 
+@pytest.mark.slow
 def test_profile_is_a_library_call(tiny_model, empty_config, tmp_path):
     """The command without its CLI: keyword arguments in, a judged report and the runs out."""
     from embedload.config import load_config

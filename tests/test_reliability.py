@@ -131,6 +131,7 @@ def test_outputs_are_checked_before_any_measurement(sandbox, output, expected):
     assert "[1/1]" not in err and "Traceback" not in err  # nothing was measured, so nothing was lost
 
 
+@pytest.mark.slow
 def test_runs_are_kept_when_the_output_appears_meanwhile(sandbox, tiny_model, monkeypatch, capsys):
     from embedload import cli, profile
 
@@ -176,6 +177,7 @@ def test_output_files_follow_the_umask(tmp_path):
     (["profile", "--cold-start", "--drop-caches", "--loader", "no_such_module_xyz:load"], {}, None,
      "loader module 'no_such_module_xyz' is not importable here"),
 ])
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_2(sandbox, args, env_extra, pyproject, expected):
     tmp_path, env = sandbox
     if pyproject is not None:
@@ -236,6 +238,7 @@ def test_the_measured_child_does_not_see_credentials(tiny_model, tmp_path, monke
     assert result["vector"]
 
 
+@pytest.mark.slow
 def test_two_prepares_of_one_folder_do_not_race(tmp_path, monkeypatch):
     """The second waits for the first (a lock), then finds its folder instead of renaming over it."""
     from embedload.models import ResolvedModel

@@ -28,6 +28,7 @@ def _children_of_us():
     return {p.pid for p in psutil.Process().children(recursive=True)}
 
 
+@pytest.mark.slow
 def test_the_service_answers_with_the_models_vector_and_is_removed(tiny):
     rt = get_runtime("st-torch")
     with startup.running_service(rt, str(tiny.path), "cpu") as service:
@@ -47,6 +48,7 @@ def test_the_service_answers_with_the_models_vector_and_is_removed(tiny):
     assert not os.path.exists(workdir) and not psutil.pid_exists(pid)
 
 
+@pytest.mark.slow
 def test_the_service_ends_when_the_process_that_started_it_dies(tiny):
     script = textwrap.dedent(f"""
         import os
@@ -66,6 +68,7 @@ def test_the_service_ends_when_the_process_that_started_it_dies(tiny):
     assert not os.path.exists(workdir)
 
 
+@pytest.mark.slow
 def test_a_users_strategy_plugs_in_as_module_callable(tiny, tmp_path, monkeypatch):
     (tmp_path / "myapp_start.py").write_text(textwrap.dedent("""
         import time
@@ -134,6 +137,7 @@ def test_strategy_rows_reach_every_format_and_the_recommendations(empty_config):
     assert service["timings"]["first_vector"]["median"] == 0.03 and service["figures"]["server_rss"] == 520e6
 
 
+@pytest.mark.slow
 def test_profile_every_strategy_cli(tiny_model, empty_config, capsys):
     """Each built-in strategy through the public path (one start-up each): ready before the first vector,
     nothing heavy before ready but for eager, the figures in the report."""
@@ -189,6 +193,7 @@ def test_the_profile_child_starts_its_timing_with_no_more_imported_than_asvs_chi
     assert our_modules - asv_modules == set()
 
 
+@pytest.mark.slow
 def test_the_asv_class_starts_the_service_before_its_samples_and_stops_it(tiny_model, empty_config, monkeypatch):
     from benchmarks import bench_strategy
     from embedload import harness
@@ -210,6 +215,7 @@ def test_the_asv_class_starts_the_service_before_its_samples_and_stops_it(tiny_m
         bench.setup(str(tiny_model), "st-torch", "cold", "service")
 
 
+@pytest.mark.slow
 def test_the_setup_cache_gives_medians_or_reasons(tiny_model, empty_config, monkeypatch, tmp_path):
     """What the track_ benchmarks read: a figure per measurable combination, a one-line reason otherwise."""
     from embedload import harness

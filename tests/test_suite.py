@@ -164,6 +164,7 @@ def test_device_comes_from_the_environment(monkeypatch):
 
 
 @pytest.mark.parametrize("stage", ["init", "total"])
+@pytest.mark.slow
 def test_timeraw_source_runs_in_asv_runners_timer(tiny_model, stage):
     """The (stmt, setup) pair goes through asv_runner's own separate-process timer."""
     from asv_runner.benchmarks.timeraw import _SeparateProcessTimer
@@ -201,6 +202,7 @@ def test_a_samples_interpreter_skips_its_teardown_and_still_fails_on_an_exceptio
         _SeparateProcessTimer(lambda: ("raise RuntimeError('not cold')", runtimes.QUICK_EXIT)).timeit(number=1)
 
 
+@pytest.mark.slow
 def test_asv_check_passes():
     out = subprocess.run(
         [sys.executable, "-m", "asv", "check", "-E", f"existing:{sys.executable}"],

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
@@ -41,6 +42,7 @@ def _run_planted(tmp_path, commit):
     return [float(x) for x in out.stdout.split()]
 
 
+@pytest.mark.slow
 def test_the_plant_burns_cpu_in_the_import_and_the_init_of_its_commit_only(tmp_path):
     start = time.monotonic()
     imported, init = _run_planted(tmp_path, "c" * 40)

@@ -117,6 +117,17 @@ def _versions(distributions):
     return found
 
 
+def imported(before):
+    """The modules a stage imported: how many, and the top-level packages with the most of them."""
+    counts = {}
+    for module in sys.modules:
+        if module not in before:
+            top = module.split(".")[0]
+            counts[top] = counts.get(top, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:8]
+    return {"count": sum(counts.values()), "packages": dict(ranked)}
+
+
 def make_cold(cold):
     """Run the suite's own make-cold source (embedload.pagecache.helper_source); its verdict."""
     exec(cold["source"], {})
@@ -139,6 +150,7 @@ def main():
     stages = {}
     run_peak = rss_start
     for name, code in compiled:
+        before = set(sys.modules)  # untimed: which imports the stage ran (a set of names, microseconds)
         memory.reset_peak()
         rss_before = memory.rss()
         start = time.perf_counter()
@@ -147,6 +159,7 @@ def main():
         peak, rss_after = memory.peak_and_rss()
         run_peak = max(run_peak, peak)
         stages[name] = {
+            "modules_added": imported(before),
             "start": start,
             "end": end,
             "seconds": end - start,
@@ -155,6 +168,7 @@ def main():
             "peak_increase": peak - rss_before,
             "rss_after": rss_after,
         }
+        del before
     rss_end = memory.rss()
 
     # Steady state: the same encode again, after the first one paid for warm-up.

@@ -125,6 +125,9 @@ class Report:
     conditions: list[tuple[str, str, Conditions]] = field(default_factory=list)
     #: The application's start-up under each measured load strategy (``bench_strategy``)
     strategies: list[StrategyRow] = field(default_factory=list)
+    #: (model, runtime, cache) -> stage -> {"count", "packages"}: the modules each stage imported
+    #: (the probe's runs; profile only), so that advice knows where the import happened
+    stage_imports: dict[tuple[str, str, str], dict] = field(default_factory=dict)
 
     @property
     def disturbed(self) -> list[tuple[str, str, Conditions]]:
@@ -352,6 +355,7 @@ def evaluate(
     versions: dict | None = None,
     source: str = "asv",
     imports: dict | None = None,
+    stage_imports: dict | None = None,
     baseline_env: str | None = None,
     allow_failures: bool = False,
 ) -> Report:
@@ -384,7 +388,7 @@ def evaluate(
         commit=commit, machine=machine, baseline=baseline_name, threshold=threshold, fail_on=tuple(fail_on),
         rows=rows, checks=checks, comparisons=comparisons, not_measured=not_measured,
         recommendations=[], env=dict(env or {}), versions=dict(versions or {}), problems=problems, source=source,
-        imports=imports, allow_failures=allow_failures,
+        imports=imports, allow_failures=allow_failures, stage_imports=dict(stage_imports or {}),
         conditions=[("current", m.label, m.conditions) for m in ok if m.conditions is not None]
         + [("baseline", m.label, m.conditions) for m in baseline or [] if m.status == "ok" and m.conditions is not None],
         strategies=strategy_rows(current),

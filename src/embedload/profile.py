@@ -122,7 +122,7 @@ def profile(
         baseline=loaded[0], baseline_name=loaded[1], threshold=threshold,
         fail_on=("regressions",) if baseline else (),  # without a baseline: a report, nothing gated
         env={"EMBEDLOAD_DEVICE": first["device"]}, versions=first["versions"], source="profile",
-        imports=attributed, baseline_env=baseline_env,
+        imports=attributed, baseline_env=baseline_env, stage_imports=stage_imports(results),
     )
     return Profile(report=report, document=document, gated=bool(baseline))
 
@@ -176,6 +176,17 @@ def profile_strategy(
                       fail_on=(), env={"EMBEDLOAD_DEVICE": device},
                       versions={"embedload": __version__}, source="profile")
     return Profile(report=report, document={}, gated=False)
+
+
+def stage_imports(results: list[dict]) -> dict:
+    """(model, runtime, cache) -> stage -> the modules it imported, from the first run of each (the
+    same code imports the same modules in every run)."""
+    out: dict = {}
+    for run in results:
+        key = (run["model"], run["runtime"], run["cache"])
+        if key not in out:
+            out[key] = {stage: entry["modules_added"] for stage, entry in run["stages"].items() if "modules_added" in entry}
+    return out
 
 
 def _save(document: dict, path: Path, force: bool) -> None:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 WARMUP_RATIO = 3.0
 #: A stage is "the" cost when it is at least this share of the total.
 DOMINANT_SHARE = 0.5
+#: A stage that imports this many modules is importing a library stack, not loading a model.
+STACK_IMPORT_MODULES = 100
 
 
 def runtime_comparison(rows) -> list[str]:
@@ -142,10 +144,21 @@ def recommendations(report: Report) -> list[str]:
                     f"long-lived process would cut it, a smaller model would not"
                 )
         if total and init is not None and init / total >= DOMINANT_SHARE:
-            out.append(
-                f"{prefix}model init is {init / total:.0%} of the total ({format_seconds(init)}): "
-                f"the model's size and format dominate; compare a smaller model"
-            )
+            imported = report.stage_imports.get((row.model, row.runtime, row.cache), {}).get("init")
+            if imported and imported["count"] >= STACK_IMPORT_MODULES:
+                packages = ", ".join(f"{name} {count}" for name, count in list(imported["packages"].items())[:4])
+                loader = f" --loader {row.runtime.split(':', 1)[1]}" if row.runtime.startswith("loader:") else ""
+                out.append(
+                    f"{prefix}model init is {init / total:.0%} of the total ({format_seconds(init)}), and it imported "
+                    f"{imported['count']} modules ({packages}, ...): the loader imports the stack inside init, so "
+                    f"much of that time is the import, not the model; import the stack at start-up to see the two "
+                    f"apart, and `embedload imports --defer auto{loader}` measures what deferring parts of it would save"
+                )
+            else:
+                out.append(
+                    f"{prefix}model init is {init / total:.0%} of the total ({format_seconds(init)}): "
+                    f"the model's size and format dominate; compare a smaller model"
+                )
         if first is not None and steady:
             ratio = first / steady
             if ratio >= WARMUP_RATIO:
