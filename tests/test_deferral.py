@@ -31,6 +31,7 @@ TREE = {
         import delapp_moved
         import delapp_plugin  # noqa: F401  (registers the encoder)
         import delapp_win  # noqa: F401  (imported, never used)
+        from delapp_win import _until as _win_until  # noqa: F401  (a from-import: bound to a stand-in, never used)
 
 
         class _Model:
@@ -69,6 +70,7 @@ def test_the_three_verdicts_on_a_tree_of_our_own(tree, tiny_model):
     assert win["verdict"] == "win", win["why"]
     assert win["saved"]["import"] > 0.2 and win["saved"]["total"] > 0.2 and win["vector_min_cosine"] == pytest.approx(1.0)
     assert win["first_use"] == [{"module": "delapp_win", "stage": None, "runs_used": 0, "runs": 5, "attribute": None, "by": None}]
+    assert win["lazy_names"] == [["delapp_win", "_until", "delapp"]]  # PEP 810's `lazy from`, as the hook binds it
     # moved: the import saves 0.3 CPU-s and init pays them; a win would need 0.15 s kept to the first vector
     moved = rows["delapp_moved"]
     assert moved["verdict"] == "moved", moved["why"]
@@ -85,12 +87,13 @@ def test_the_three_verdicts_on_a_tree_of_our_own(tree, tiny_model):
     jsonschema.validate(doc, json.loads((REPO / "docs" / "deferral.schema.json").read_text()))
     text = deferral.format_text(doc)
     assert "win      delapp_win: the first vector came" in text and "to get it without a hook:" in text
+    assert "(delapp: from delapp_win import _until)" in text
 
 
 @pytest.mark.slow
 def test_the_hook_leaves_a_module_that_the_import_reads_loaded(tree, tiny_model):
-    """`from M import name` reads M at once: needed, with who read what."""
-    (tree / "delapp_reader.py").write_text("from delapp_win import _until\n")
+    """A module-level read of M's attribute runs M during the import: needed, with who read what."""
+    (tree / "delapp_reader.py").write_text("import delapp_win\n\nLIMIT = delapp_win._until + 1\n")
     (tree / "delapp2.py").write_text("import delapp_reader  # noqa: F401\n\n\ndef load(model_path, device):\n"
                                      "    class M:\n        def encode(self, s):\n            return [1.0]\n    return M()\n")
     arms = deferral.measure(resolve_model(str(tiny_model)), loader_runtime("delapp2:load"), [("delapp_win",)], runs=1)

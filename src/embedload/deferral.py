@@ -46,31 +46,105 @@ STAGES = (*PARTS, "total")
 
 #: The what-if hook, run in the measured child before the first stage. ``{modules}`` is a set literal.
 HOOK = '''
-import importlib.abc as _el_abc, importlib.machinery as _el_machinery, sys as _el_sys, time as _el_time, types as _el_types
+import dis as _el_dis, importlib.abc as _el_abc, importlib.machinery as _el_machinery, sys as _el_sys, time as _el_time, types as _el_types
 
 _EL_DEFER = {modules}
-EMBEDLOAD_REPORT = {{"deferred": [], "not_deferrable": [], "triggers": []}}
+_EL_IMPORT_FROM, _EL_IMPORT_NAME = _el_dis.opmap["IMPORT_FROM"], _el_dis.opmap["IMPORT_NAME"]
+EMBEDLOAD_REPORT = {{"deferred": [], "not_deferrable": [], "triggers": [], "lazy_names": []}}
 
 
-def _el_caller():
+def _el_frame():
     frame = _el_sys._getframe(2)
     while frame is not None and (frame.f_code.co_filename.startswith("<frozen") or frame.f_code.co_filename == "<prelude>"):
         frame = frame.f_back
-    return frame.f_globals.get("__name__", "?") if frame is not None else "?"
+    return frame
+
+
+def _el_run(module, attr):
+    """Run a deferred module's code now (its first use), recording who read what."""
+    loader = module.__dict__.pop("__embedload_loader__", None)
+    if loader is None:
+        return False
+    frame = _el_frame()
+    module.__class__ = _el_types.ModuleType
+    module.__spec__.loader = module.__loader__ = loader
+    EMBEDLOAD_REPORT["triggers"].append({{"module": module.__name__, "attribute": attr, "at": _el_time.perf_counter(),
+                                         "by": frame.f_globals.get("__name__", "?") if frame is not None else "?"}})
+    loader.exec_module(module)
+    return True
+
+
+class _ElLazyName:
+    """What `from M import name` binds while M is deferred, as PEP 810's `lazy from M import name` would:
+    the first use (a call, an attribute, a subclass, isinstance) runs M and stands for M.name from then on."""
+
+    __slots__ = ("_el_module", "_el_name", "_el_value")
+
+    def __init__(self, module, name):
+        object.__setattr__(self, "_el_module", module)
+        object.__setattr__(self, "_el_name", name)
+
+    def _el_get(self):
+        try:
+            return object.__getattribute__(self, "_el_value")
+        except AttributeError:
+            pass
+        value = getattr(object.__getattribute__(self, "_el_module"), object.__getattribute__(self, "_el_name"))
+        object.__setattr__(self, "_el_value", value)
+        return value
+
+    def __call__(self, *args, **kwargs):
+        return self._el_get()(*args, **kwargs)
+
+    def __getattr__(self, attr):
+        return getattr(self._el_get(), attr)
+
+    def __mro_entries__(self, bases):
+        return (self._el_get(),)
+
+    def __instancecheck__(self, obj):
+        return isinstance(obj, self._el_get())
+
+    def __subclasscheck__(self, cls):
+        return issubclass(cls, self._el_get())
+
+    def __getitem__(self, key):
+        return self._el_get()[key]
+
+    def __or__(self, other):
+        return self._el_get() | other
+
+    def __ror__(self, other):
+        return other | self._el_get()
+
+    def __eq__(self, other):
+        return self._el_get() == other
+
+    def __hash__(self):
+        return hash(self._el_get())
+
+    def __repr__(self):
+        return repr(self._el_get())
 
 
 class _ElDeferred(_el_types.ModuleType):
     def __getattr__(self, attr):
         if attr == "__path__" and self.__spec__.submodule_search_locations is None:
             raise AttributeError(attr)  # the import system asking whether a plain module is a package
-        loader = self.__dict__.pop("__embedload_loader__", None)
-        if loader is None:
+        if "__embedload_loader__" not in self.__dict__:
             raise AttributeError(attr)
-        self.__class__ = _el_types.ModuleType
-        self.__spec__.loader = self.__loader__ = loader
-        EMBEDLOAD_REPORT["triggers"].append(
-            {{"module": self.__name__, "attribute": attr, "at": _el_time.perf_counter(), "by": _el_caller()}})
-        loader.exec_module(self)
+        frame = _el_frame()
+        at = frame.f_code.co_code[frame.f_lasti] if frame is not None else None
+        if _EL_LAZY_NAMES and not attr.startswith("__") and at in (_EL_IMPORT_FROM, _EL_IMPORT_NAME):
+            # `from M import name` (IMPORT_NAME asks first, through importlib's fromlist, then IMPORT_FROM
+            # reads): a stand-in, unless `name` is a submodule of package M, which the import system imports
+            locations = self.__spec__.submodule_search_locations
+            if at == _EL_IMPORT_NAME and locations is not None and _el_machinery.PathFinder.find_spec(
+                    self.__name__ + "." + attr, list(locations)) is not None:
+                raise AttributeError(attr)
+            EMBEDLOAD_REPORT["lazy_names"].append([self.__name__, attr, frame.f_globals.get("__name__", "?")])
+            return _ElLazyName(self, attr)
+        _el_run(self, attr)
         return getattr(self, attr)
 
 
@@ -106,12 +180,15 @@ class _ElFinder(_el_abc.MetaPathFinder):
         return None
 
 
+_EL_LAZY_NAMES = {lazy_names}
 _el_sys.meta_path.insert(0, _ElFinder())
 '''
 
 
-def hook_source(modules) -> str:
-    return HOOK.format(modules=repr(set(modules)) if modules else "set()")
+def hook_source(modules, lazy_names: bool = True) -> str:
+    """The hook deferring ``modules``; ``lazy_names``: `from M import name` binds a stand-in (PEP 810's
+    `lazy from`), else it runs M there and then (PEP 810's `lazy import M` alone)."""
+    return HOOK.format(modules=repr(set(modules)) if modules else "set()", lazy_names=bool(lazy_names))
 
 
 def parse_modules(text: str) -> tuple[str, ...]:
@@ -235,7 +312,9 @@ def judge(arms: list[Arm]) -> dict:
 def _judge_arm(base: Arm, arm: Arm, reference) -> dict:
     row = {"modules": list(arm.modules), "runs": len(arm.runs), "failure": arm.failure, "stages": _summary(arm)}
     reports = [run.get("prelude_report") or {} for run in arm.runs]
-    row["not_deferrable"] = sorted({tuple(x) for r in reports for x in r.get("not_deferrable", [])})
+    row["not_deferrable"] = [list(x) for x in sorted({tuple(x) for r in reports for x in r.get("not_deferrable", [])})]
+    # `from M import name` while M was deferred: [M, name, the importing module], once each
+    row["lazy_names"] = [list(x) for x in sorted({tuple(x) for r in reports for x in r.get("lazy_names", [])})]
     row["first_use"] = _first_uses(arm)
     cosines = [c for c in (_cosine(reference, r.get("vector")) for r in arm.runs) if c is not None]
     row["vector_min_cosine"] = min(cosines) if cosines else None
@@ -342,13 +421,19 @@ def scout(model, runtime, module: str, own_tops: set[str], *, python=None, timeo
 
 
 def advice(row: dict, chains: dict[str, str] | None = None) -> str:
-    """What the user can do today to get a win without a hook."""
+    """What the user can do today to get a win without a hook: where the deferred modules are imported,
+    and by what (the stand-ins the hook bound for `from M import name`)."""
     chains = chains or {}
-    mods = ", ".join(row["modules"])
-    via = "; ".join(f"{m} is pulled in by {chains[m]}" for m in row["modules"] if m in chains)
-    return (f"to get it without a hook: import {mods} inside the function that needs it, where your code imports it; "
-            f"where a library does ({via or 'see `embedload imports` for the chain'}), ask upstream for a lazy "
-            f"import; on Python 3.15, PEP 810's `lazy import {row['modules'][0]}`")
+    readers: dict[str, list[str]] = {}
+    for module, name, importer in row.get("lazy_names", []):
+        readers.setdefault(importer, []).append(f"from {module} import {name}")
+    where = "; ".join(f"{importer}: {', '.join(sorted(set(lines)))}" for importer, lines in sorted(readers.items())[:4])
+    chain = "; ".join(chains[m] for m in row["modules"] if m in chains)
+    first = row["modules"][0]
+    return (f"to get it without a hook: where your own code imports {', '.join(row['modules'])}, import it inside "
+            f"the function that uses it; where a library does ({where or chain or 'see `embedload imports`'}), "
+            f"that is an upstream change (an issue citing this measurement); on Python 3.15, PEP 810's "
+            f"`lazy import {first}` and `lazy from {first} import ...` at those lines do the same")
 
 
 def format_scouting(findings: list[dict]) -> list[str]:
@@ -366,7 +451,9 @@ def format_scouting(findings: list[dict]) -> list[str]:
             else:
                 parts.append(f"{step['module']} is " + (f"first used in {step['stage']}" if step["stage"]
                                                        else "not used before the first vector") + ": measured")
-        end = "" if f["measured"] else "; stop: the reader is the runtime's own package, or no step is left"
+        last = f["steps"][-1] if f["steps"] else {}
+        end = "" if f["measured"] or last.get("failure") or last.get("not_deferrable") else \
+            "; stop: the reader is the runtime's own package (only a change there defers it), or no step is left"
         lines.append(f"  {f['candidate']} (via {f['chain']}):")
         lines.append("    " + " -> ".join(parts) + end)
     return lines
