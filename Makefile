@@ -9,7 +9,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Every install goes through constraints.txt: torch stays the local 2.13.0 CPU build.
+# Every install goes through a constraints file: constraints.txt is the main stack (torch stays the
+# local 2.13.0 CPU build), constraints-runtimes.txt the other runtimes' stack.
 PIP    := $(BIN)/python -m pip install --quiet --constraint constraints.txt
 
 RUNTIMES_CONF := asv.runtimes.conf.json
@@ -121,11 +122,11 @@ gate: setup
 	@echo
 	$(BIN)/python tools/gate.py --commit HEAD --baseline $(BASE) --fail-on $(FAIL_ON)
 
-$(RT_VENV)/bin/embedload: pyproject.toml constraints.txt
+$(RT_VENV)/bin/embedload: pyproject.toml constraints-runtimes.txt
 	@echo ">> creating $(RT_VENV) with embedload[runtimes] (ONNX Runtime, OpenVINO, fastembed; torch==2.13.0)"
 	$(PYTHON) -m venv $(RT_VENV)
-	$(RT_VENV)/bin/python -m pip install --quiet --constraint constraints.txt --upgrade pip
-	$(RT_VENV)/bin/python -m pip install --quiet --constraint constraints.txt -e '.[runtimes]'
+	$(RT_VENV)/bin/python -m pip install --quiet --constraint constraints-runtimes.txt --upgrade pip
+	$(RT_VENV)/bin/python -m pip install --quiet --constraint constraints-runtimes.txt -e '.[runtimes]'
 	@touch $@
 
 $(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json

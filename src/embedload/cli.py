@@ -33,12 +33,14 @@ from .results import ResultsError, asv_env_python, default_machine, load_commit_
 from .runtimes import (
     CACHE_STATES,
     LOADER_RUNTIME,
+    REFERENCE_RUNTIME,
     RUNTIME_NAMES,
     NotAvailable,
     Runtime,
     check_measurable,
     choose_runtime,
     device_from_env,
+    get_runtime,
 )
 from .strategies import STRATEGY_NAMES
 from .units import format_bytes
@@ -310,9 +312,11 @@ def _cmd_defer(args) -> int:
     findings: list[dict] = []
     try:
         if args.defer == "auto":
+            # a loader may import the stack in init or later (a lazy loader): rank what its load imports
+            code = rt.import_code + ("\n" + get_runtime(REFERENCE_RUNTIME).import_code if rt.name.startswith("loader:") else "")
             print(f"finding candidates: -X importtime of {rt.name}'s import in 2 fresh processes", file=sys.stderr, flush=True)
             try:
-                ranked = profile_imports(rt.import_code, runs=2, python=args.python, progress=stderr_progress)
+                ranked = profile_imports(code, runs=2, python=args.python, progress=stderr_progress)
             except RuntimeError as exc:
                 raise UsageError(str(exc)) from None
             own = deferral.own_tops(rt)

@@ -220,6 +220,10 @@ def _failure(exc: ProbeError, run: int) -> dict:
     return {"run": run, "stage": stages[0] if stages else None, "error": cause.splitlines()[0][:300]}
 
 
+def _median(figure: dict) -> str:
+    return f"{format_seconds(figure['median'])} ±{format_seconds(figure['spread'])}"
+
+
 def _signed(seconds: float) -> str:
     """A saving: '+' sooner, '-' later."""
     return ("+" if seconds >= 0 else "-") + format_seconds(abs(seconds))
@@ -311,6 +315,7 @@ def judge(arms: list[Arm]) -> dict:
 
 def _judge_arm(base: Arm, arm: Arm, reference) -> dict:
     row = {"modules": list(arm.modules), "runs": len(arm.runs), "failure": arm.failure, "stages": _summary(arm)}
+    row["as_is_total"] = _summary(base).get("total")
     reports = [run.get("prelude_report") or {} for run in arm.runs]
     row["not_deferrable"] = [list(x) for x in sorted({tuple(x) for r in reports for x in r.get("not_deferrable", [])})]
     # `from M import name` while M was deferred: [M, name, the importing module], once each
@@ -340,8 +345,9 @@ def _verdict(row: dict) -> tuple[str, str]:
     saved, uses = row["saved"], row["first_use"]
     kept = saved["total"] >= MIN_KEPT * max(saved["import"], 0.0)
     if row["p_sooner"] is not None and row["p_sooner"] < ALPHA and saved["total"] > 0 and kept:
-        return "win", (f"the first vector came {format_seconds(saved['total'])} sooner "
-                       f"(p = {row['p_sooner']:.2g}), vector unchanged")
+        base, mine = row["as_is_total"], row["stages"]["total"]
+        return "win", (f"the first vector came {format_seconds(saved['total'])} sooner ({_median(mine)} deferred, "
+                       f"{_median(base)} as is; p = {row['p_sooner']:.2g}), vector unchanged")
     later = [u for u in uses if u["stage"] in ("init", "first_encode")]
     if later:
         u = later[0]
