@@ -101,6 +101,11 @@ def test_the_hook_leaves_a_module_that_the_import_reads_loaded(tree, tiny_model)
     assert row["verdict"] == "needed" and "delapp_reader reads delapp_win._until" in row["why"]
 
 
+def test_a_win_needs_four_runs_a_side():
+    """At 3 a side the one-sided U test's smallest p is 1/C(6,3) = 0.05 exactly: never below 0.05."""
+    assert deferral.min_runs() == 4
+
+
 def test_bad_defer_arguments_are_one_line(capsys):
     assert main(["imports", "--defer", "not a module"]) == 2
     err = capsys.readouterr().err

@@ -135,7 +135,7 @@ def _executable(text: str) -> str:
     """An argparse type: an executable file (--python)."""
     if not (os.path.isfile(text) and os.access(text, os.X_OK)):
         raise argparse.ArgumentTypeError(f"{text} is not an executable file; name an interpreter, e.g. .venv-runtimes/bin/python")
-    return text
+    return os.path.abspath(text)  # the measured children run in a folder of their own (symlinks kept: a venv's python)
 
 
 def _cmd_prepare(args) -> int:
@@ -308,6 +308,9 @@ def _cmd_defer(args) -> int:
     rt = chosen if isinstance(chosen, Runtime) else check_measurable(chosen, "warm", python=args.python)
     model = resolve_model(args.model or DEFAULT_MODEL, config=config)
     runs = args.runs or 10
+    if runs < deferral.min_runs():
+        print(f"note: with {runs} run(s) a side no saving can be shown at p < {deferral.ALPHA:g}; "
+              f"at least {deferral.min_runs()} are needed (default 10)", file=sys.stderr, flush=True)
     chains: dict[str, str] = {}
     findings: list[dict] = []
     try:

@@ -185,6 +185,20 @@ _el_sys.meta_path.insert(0, _ElFinder())
 '''
 
 
+def _can_show(n: int, m: int) -> bool:
+    """Whether the one-sided U test of n against m samples can reach p < ALPHA: 1 / C(n+m, n) < ALPHA,
+    in whole numbers (at n = m = 3 the smallest p is exactly 0.05)."""
+    return n > 0 and m > 0 and math.comb(n + m, n) * ALPHA > 1
+
+
+def min_runs() -> int:
+    """The fewest fresh processes a side with which a `win` can be shown at all."""
+    n = 1
+    while not _can_show(n, n):
+        n += 1
+    return n
+
+
 def hook_source(modules, lazy_names: bool = True) -> str:
     """The hook deferring ``modules``; ``lazy_names``: `from M import name` binds a stand-in (PEP 810's
     `lazy from`), else it runs M there and then (PEP 810's `lazy import M` alone)."""
@@ -344,7 +358,8 @@ def _verdict(row: dict) -> tuple[str, str]:
         return "breaks", f"the vector changed: cosine {cosine:.6f} against the load as is (at least {MIN_COSINE} expected)"
     saved, uses = row["saved"], row["first_use"]
     kept = saved["total"] >= MIN_KEPT * max(saved["import"], 0.0)
-    if row["p_sooner"] is not None and row["p_sooner"] < ALPHA and saved["total"] > 0 and kept:
+    powered = _can_show(row["runs"], row["as_is_total"]["n"]) if row["as_is_total"] else False
+    if powered and row["p_sooner"] is not None and row["p_sooner"] < ALPHA and saved["total"] > 0 and kept:
         base, mine = row["as_is_total"], row["stages"]["total"]
         return "win", (f"the first vector came {format_seconds(saved['total'])} sooner ({_median(mine)} deferred, "
                        f"{_median(base)} as is; p = {row['p_sooner']:.2g}), vector unchanged")
@@ -358,6 +373,9 @@ def _verdict(row: dict) -> tuple[str, str]:
         u = uses[0]
         return "needed", (f"the import itself uses {u['module']} ({u['by']} reads {u['module']}.{u['attribute']}), "
                           f"so nothing was deferred")
+    if not powered:
+        return "no-gain", (f"{row['runs']} run(s) a side cannot show a saving at p < {ALPHA:g} "
+                           f"(at least {min_runs()} are needed); {_signed(saved['total'])} to the first vector")
     never = [u["module"] for u in uses if u["stage"] is None]
     if row["not_deferrable"] and not never:
         return "needed", "not deferrable: " + ", ".join(f"{m} ({kind})" for m, kind in row["not_deferrable"])
