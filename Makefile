@@ -138,6 +138,7 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	@echo ">> installing Debian's chromium for the browser tests"
 	@command -v apt-get > /dev/null || { echo "make: no apt-get here; install chromium so that $(CHROMIUM) exists"; exit 2; }
+	@[ "$$(id -u)" = 0 ] || { echo "make: installing chromium takes root (apt-get); run as root, or install chromium so that $(CHROMIUM) exists"; exit 2; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
 
 test: setup $(RT_VENV)/bin/embedload $(WEB)/node_modules/.package-lock.json $(CHROMIUM)
