@@ -143,7 +143,8 @@ def test_four_commits_of_an_application_measured_gated_and_published(app):
             assert out.returncode == 0, f"{args}\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
         return out
 
-    run(str(BIN / "embedload"), "init", "--loader", "embedapp.provider:load", "--no-workflow")
+    # st-onnx beside the loader: not installed in .venv, so its combinations are skipped with a reason
+    run(str(BIN / "embedload"), "init", "--loader", "embedapp.provider:load", "--runtime", "st-onnx", "--no-workflow")
     (app / "hashes.txt").write_text("\n".join(hashes) + "\n")
     run(str(BIN / "asv"), "machine", "--yes", "--machine", "testbox")
     common = ("--machine", "testbox", "--record-samples", "--show-stderr")
@@ -162,6 +163,16 @@ def test_four_commits_of_an_application_measured_gated_and_published(app):
         assert row["runtime"] == "embedapp.provider:load"
         assert report["conditions"]["recorded"], report["conditions"]  # each timing round kept the machine's state
         imports[commit] = row["timings"]["import"]["median"]
+    # `embedload show`, the table `make bench` ends with, on these real results
+    shown = run(str(BIN / "embedload"), "show", "--machine", "testbox", "--commit", hashes[2]).stdout.splitlines()
+    assert shown[0] == f"asv results for {hashes[2][:8]} on machine testbox (EMBEDLOAD_DEVICE=cpu)"
+    assert shown[1].split()[:7] == ["model", "runtime", "cache", "import", "init", "first_encode", "total"]
+    [row] = [line for line in shown if "embedapp.provider:load" in line]
+    assert row.split()[:3] == ["all-MiniLM-L6-v2", "embedapp.provider:load", "warm"]
+    assert "(n=7)" in row and "(n=2)" in row  # the import's 7 samples and the total's 2, as asv recorded them
+    assert "skipped: 2 benchmark/param combinations" in shown
+    [reason] = [line for line in shown if "st-onnx needs" in line]
+    assert reason.split()[:2] == ["2", "×"] and "pip install -c constraints-runtimes.txt 'embedload[onnx]'" in reason
     eager, lazy, heavy, background = (imports[c] for c in hashes)
     assert len(set(imports.values())) == 4  # each commit its own numbers
     assert lazy < eager / 10 and heavy > lazy * 10 and background < heavy / 10
