@@ -442,3 +442,46 @@ def test_a_loaders_strategy_labels_its_rows(tmp_path):
     jsonschema.validate(document, json.loads((REPO / "docs" / "gate-report.schema.json").read_text()))
     assert {(r["runtime"], r["strategy"]) for r in document["rows"]} == {("app.embed:load", "lazy")}
     assert {r["strategy"] for r in json.loads(render_json(_evaluate(_suite_measurements())))["rows"]} == {None}
+
+
+# --- how the two sides were measured: rounds interleaved, separate runs, or not recorded -----------------
+
+def _sampled(samples, span):
+    """One timing measured at ``span`` (first round's start, last round's end; None: not recorded)."""
+    from embedload.conditions import Conditions
+
+    conditions = Conditions(4, 8.0, 0.0, 0.0, 0.1, *span) if span else None
+    value = sorted(samples)[len(samples) // 2]
+    return Measurement("bench_timing.Import.timeraw_import", {"runtime": "st-torch", "cache": "warm"}, value, "seconds",
+                       "ok", stats={"q_25": value, "q_75": value, "ci_99_a": min(samples), "ci_99_b": max(samples),
+                                    "repeat": len(samples), "number": 1},
+                       samples=list(samples), param_values=("'st-torch'", "'warm'"), conditions=conditions)
+
+
+def test_separate_runs_are_judged_by_asvs_rule_and_interleaved_rounds_by_the_gates_test():
+    """Fixed samples (nothing random): 8 a side, current 7% slower with the two overlapping. The gate's
+    one-sided test flags it (p = 0.010); asv's two-sided test does not (p = 0.021, not below 0.002).
+    Which one judges depends only on whether the sides' rounds overlapped in time."""
+    from embedload.gate import compare
+
+    base = [1.00, 1.02, 1.04, 1.06, 1.08, 1.10, 1.12, 1.14]
+    cur = [x * 1.07 for x in base]
+    cases = {"interleaved": ((0, 100), (50, 150)), "separate": ((0, 100), (200, 300)), "unknown": (None, (0, 100))}
+    found = {}
+    for sides, (base_span, cur_span) in cases.items():
+        (c,) = compare([_sampled(cur, cur_span)], [_sampled(base, base_span)], threshold=1.1)
+        found[sides] = (c.sides, c.test, c.status, c.asv_status)
+    assert found["interleaved"] == ("interleaved", "u-holm", "regressed", "unchanged")
+    assert found["separate"] == ("separate", "asv-separate-runs", "unchanged", "unchanged")
+    assert found["unknown"] == ("unknown", "u-holm", "regressed", "unchanged")
+
+    # the report says which rule judged, and that unrecorded timing leaves drift uncovered
+    separate = _evaluate([_sampled(cur, (200, 300))], baseline=[_sampled(base, (0, 100))], baseline_name="b")
+    text = render_text(separate)
+    assert "judged by asv's rule" in text and " 0 regression(s)" in separate.verdict
+    unknown = _evaluate([_sampled(cur, None)], baseline=[_sampled(base, (0, 100))], baseline_name="b")
+    assert "without recorded round times" in render_text(unknown) and " 1 regression(s)" in unknown.verdict
+    document = json.loads(render_json(separate))
+    assert document["comparisons"][0]["sides"] == "separate" and document["comparisons"][0]["test"] == "asv-separate-runs"
+    assert document["timing_notes"]
+    jsonschema.validate(document, json.loads((REPO / "docs" / "gate-report.schema.json").read_text()))

@@ -141,6 +141,10 @@ class Conditions:
     steal: float
     #: the highest 1-minute load average at a round's end
     load: float
+    #: wall-clock span of the rounds (the first round's start, the last one's end; None: not recorded),
+    #: which tells the gate whether two commits' rounds were interleaved or taken in separate runs
+    first_start: float | None = None
+    last_end: float | None = None
 
     @property
     def other_cores(self) -> float:
@@ -180,7 +184,7 @@ def read_conditions(conditions_dir: Path, commit: str, env_name: str) -> dict[tu
         try:
             entry = json.loads(line)
             key = (entry["class"], tuple(entry["params"]))
-            for name in ("end", "wall", "other_cpu", "steal_cpu", "machine_cpu", "load"):
+            for name in ("start", "end", "wall", "other_cpu", "steal_cpu", "machine_cpu", "load"):
                 entry[name] = float(entry[name])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             continue  # a torn line from a killed run, or another version's
@@ -198,4 +202,14 @@ def summarize(entries: list[dict]) -> Conditions:
     return Conditions(
         rounds=len(entries), wall=sum(e["wall"] for e in entries), other_cpu=sum(e["other_cpu"] for e in entries),
         steal=sum(e["steal_cpu"] for e in entries) / machine if machine > 0 else 0.0, load=max(e["load"] for e in entries),
+        first_start=min(e["start"] for e in entries) if all("start" in e for e in entries) else None,
+        last_end=max(e["end"] for e in entries) if all("end" in e for e in entries) else None,
     )
+
+
+def rounds_overlap(a: Conditions | None, b: Conditions | None) -> bool | None:
+    """Whether two benchmarks' rounds were taken in overlapping spans of time (rounds interleaved,
+    as ``asv continuous --interleave-rounds`` takes them); None when either side's span is unknown."""
+    if a is None or b is None or None in (a.first_start, a.last_end, b.first_start, b.last_end):
+        return None
+    return a.first_start < b.last_end and b.first_start < a.last_end

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .conditions import Conditions
+from .conditions import Conditions, rounds_overlap
 from .config import Config
 from .loadrows import LoadRow, StrategyRow, rows_from_measurements, strategy_rows
 from .power import FAMILY_ALPHA, Power, floor, holm, one_sided_p, pooled_noise, slowdown_text, stated_power
@@ -78,8 +78,9 @@ class Comparison:
     #: not significant: asv's "~") | newly-failed | fixed | not-comparable (the benchmark's code
     #: changed) | both-failed | n/a (skipped, or absent, on one side)
     status: str
-    #: how it was decided: u-holm (the gate's test, samples on both sides) | ci-99 | factor-only
-    #: (asv's rule, no samples) | none
+    #: how it was decided: u-holm (the gate's test, samples on both sides, rounds interleaved or their
+    #: timing unknown) | asv-separate-runs (samples on both sides, taken in separate runs: asv's rule) |
+    #: ci-99 | factor-only (asv's rule, no samples) | none
     test: str
     env: str = ""  # the current side's asv environment
     baseline_env: str = ""  # the baseline's (equal to env unless --baseline-env crossed them)
@@ -90,6 +91,8 @@ class Comparison:
     asv_status: str = "n/a"
     #: one-sided p-values (slower, faster) of the gate's U test; None without samples on both sides
     p_values: tuple[float, float] | None = None
+    #: how the two sides' rounds were taken: interleaved | separate | unknown (not recorded)
+    sides: str = "unknown"
 
     @property
     def ratio(self) -> float | None:
@@ -155,6 +158,22 @@ class Report:
     def short_of_threshold(self) -> list[Comparison]:
         """Comparisons whose noise hides a slowdown of the threshold's size."""
         return [c for c in self.powered if not c.power.resolves_threshold]
+
+    @property
+    def timing_notes(self) -> list[str]:
+        """How the two sides' samples were taken, where that bears on the verdict (docs/gate.md)."""
+        separate = [c for c in self.comparisons if c.test == "asv-separate-runs"]
+        unknown = [c for c in self.comparisons if c.test == "u-holm" and c.sides == "unknown"]
+        notes = []
+        if separate:
+            notes.append(f"{len(separate)} sampled comparison(s) measured in separate runs, their rounds not interleaved: "
+                         f"judged by asv's rule (asv compare: Mann-Whitney two-sided, p < 0.002, and the factor), "
+                         f"since the gate's test reads drift between runs as a change; measure both commits back to "
+                         f"back (asv continuous --interleave-rounds, as make gate does) for the gate's own test")
+        if unknown:
+            notes.append(f"{len(unknown)} sampled comparison(s) without recorded round times: judged by the gate's test, "
+                         f"which does not cover drift between separate runs")
+        return notes
 
     @property
     def failed(self) -> list[Measurement]:
@@ -290,7 +309,13 @@ def compare(current: list[Measurement], baseline: list[Measurement], threshold: 
                 comparison.status = "n/a"
             else:
                 comparison.status = _asv_verdict(t_cur, t_base, cur, base, threshold)
-                if pooled_noise(cur.samples, base.samples) is not None:
+                overlap = rounds_overlap(cur.conditions, base.conditions)
+                comparison.sides = {True: "interleaved", False: "separate", None: "unknown"}[overlap]
+                if pooled_noise(cur.samples, base.samples) is not None and overlap is False:
+                    # The gate's one-sided test was validated on interleaved rounds; between separate
+                    # runs it reads the machine's drift as a change (docs/gate.md): asv's own rule.
+                    comparison.test = "asv-separate-runs"
+                elif pooled_noise(cur.samples, base.samples) is not None:
                     comparison.p_values = one_sided_p(cur.samples, base.samples)
                     comparison.test = "u-holm"
                 elif cur.stats and base.stats and cur.stats.get("repeat", 0) != 1 and base.stats.get("repeat", 0) != 1:

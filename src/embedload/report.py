@@ -221,6 +221,7 @@ def render_text(report: Report) -> str:
         for c in shown_comparisons(report):
             out.append(f"   {_comparison_mark(c)} {c.status:<14} {_ratio_text(c):>7}  {c.name}  [{test_text(c)}]")
         out.append(f"   {comparison_tally(report)}")
+        out += [f"   ⓘ {note}" for note in report.timing_notes]
         if report.powered:
             out += ["", f"🔎 {POWER_TITLE}", THIN]
             out += [f"   {'✓' if c.power.resolves_threshold else '⚠'} {c.name}: {c.power.describe()}" for c in report.powered]
@@ -341,6 +342,7 @@ def render_markdown(report: Report) -> str:
                 out.append(f"| {c.status} | `{c.name}` | {_compared_value(c.baseline, c.unit, c.status, 'baseline')} | "
                            f"{_compared_value(c.current, c.unit, c.status, 'current')} | {_ratio_text(c)} | {test_text(c)} |")
         out.append(f"\n{comparison_tally(report)}")
+        out += [f"\nⓘ {note}" for note in report.timing_notes]
         if report.powered:
             out += ["", f"#### {POWER_TITLE}", "", "| | benchmark | sees from | noise | samples | |", "|---|---|---:|---:|---:|---|"]
             for c in report.powered:
@@ -401,11 +403,12 @@ def report_to_dict(report: Report) -> dict:
         ],
         "comparisons": [
             {"benchmark": c.name, "asv_name": c.asv_name, "unit": c.unit, "baseline": c.baseline, "current": c.current,
-             "ratio": c.ratio, "status": c.status, "test": c.test, "asv_status": c.asv_status,
+             "ratio": c.ratio, "status": c.status, "test": c.test, "sides": c.sides, "asv_status": c.asv_status,
              "p_slower": c.p_values[0] if c.p_values else None, "p_faster": c.p_values[1] if c.p_values else None,
              "env": c.env, "baseline_env": c.baseline_env, "power": c.power.as_dict() if c.power is not None else None}
             for c in report.comparisons
         ],
+        "timing_notes": report.timing_notes,
         "allow_failures": report.allow_failures,
         "not_measured": [
             {"benchmark": m.benchmark, "params": m.params, "status": m.status, "reason": m.reason}
