@@ -122,3 +122,32 @@ def test_the_cli_reports_json_with_its_schema(tree, tiny_model, capsys, empty_co
     doc = json.loads(capsys.readouterr().out)
     jsonschema.validate(doc, json.loads((Path(REPO) / "docs" / "deferral.schema.json").read_text()))
     assert doc["runtime"] == "loader:delapp:load" and doc["deferrals"][0]["modules"] == ["delapp_win"]
+
+
+def test_auto_candidates_leave_out_the_stdlib_and_the_runtimes_own_distributions():
+    ranked = {"distributions": [
+        {"distribution": "torch", "chain": "torch ← transformers.x ← sentence_transformers.y"},
+        {"distribution": "scipy", "chain": "scipy.stats ← sklearn.utils.fixes ← sentence_transformers.util.similarity"},
+        {"distribution": "python (stdlib)", "chain": "importlib.metadata ← tqdm.version"},
+        {"distribution": "(unattributed: zz)", "chain": "zz ← sentence_transformers"},
+        {"distribution": "sympy", "chain": "sympy ← torch.fx.experimental.symbolic_shapes"},
+        {"distribution": "rich", "chain": "rich.progress ← sklearn.callback"},
+    ]}
+    found = deferral.auto_candidates(ranked, loader_runtime("delapp:load"), top=2)
+    assert found == [("scipy.stats", ranked["distributions"][1]["chain"]), ("sympy", ranked["distributions"][4]["chain"])]
+
+
+@pytest.mark.slow
+def test_the_scout_climbs_from_a_module_the_import_reads_to_its_reader(tree, tiny_model):
+    """delapp_win is read at import by delapp_reader, which nothing uses: the scout climbs to it, and
+    stops where the reader is the runtime's own package."""
+    (tree / "delapp_reader.py").write_text("import delapp_win\n\nLIMIT = delapp_win._until + 1\n")
+    (tree / "delapp3.py").write_text("import delapp_reader  # noqa: F401\n\n\ndef load(model_path, device):\n"
+                                     "    class M:\n        def encode(self, s):\n            return [1.0]\n    return M()\n")
+    model, rt = resolve_model(str(tiny_model)), loader_runtime("delapp3:load")
+    found, steps = deferral.scout(model, rt, "delapp_win", set())
+    assert found == "delapp_reader"
+    assert [(s["module"], s["stage"], s["by"]) for s in steps] == [("delapp_win", "import", "delapp_reader"),
+                                                                  ("delapp_reader", None, None)]
+    found, steps = deferral.scout(model, rt, "delapp_win", {"delapp_reader"})  # as if it were the runtime's own
+    assert found is None and len(steps) == 1

@@ -322,16 +322,8 @@ def _cmd_defer(args) -> int:
                 ranked = profile_imports(code, runs=2, python=args.python, progress=stderr_progress)
             except RuntimeError as exc:
                 raise UsageError(str(exc)) from None
-            own = deferral.own_tops(rt)
-            survivors = []
-            for module, chain in deferral.auto_candidates(ranked, rt, top=args.top_candidates):
-                chains[module] = chain
-                found, steps = deferral.scout(model, rt, module, own, python=args.python, timeout=args.timeout,
-                                              progress=stderr_progress)
-                findings.append({"candidate": module, "chain": chain, "steps": steps, "measured": found})
-                if found and found not in survivors:
-                    survivors.append(found)
-            deferrals = [(m,) for m in survivors] + ([tuple(survivors)] if len(survivors) > 1 else [])
+            deferrals, findings, chains = deferral.auto(model, rt, ranked, top=args.top_candidates, python=args.python,
+                                                        timeout=args.timeout, progress=stderr_progress)
         else:
             deferrals = named
         arms_count = 1 + len(deferrals)

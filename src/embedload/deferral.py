@@ -444,6 +444,25 @@ def scout(model, runtime, module: str, own_tops: set[str], *, python=None, timeo
     return None, steps
 
 
+def auto(model, runtime, ranked: dict, *, top: int = 3, python=None, timeout: float = 300.0,
+         progress=None) -> tuple[list[tuple[str, ...]], list[dict], dict[str, str]]:
+    """``--defer auto`` before measuring: the deferrals worth measuring (each module that the scouting
+    left standing alone, then all of them together), what each candidate's scouting found, and the
+    candidates' chains. ``ranked`` is :func:`embedload.importtime.profile_imports`'s result."""
+    own = own_tops(runtime)
+    survivors: list[str] = []
+    findings: list[dict] = []
+    chains: dict[str, str] = {}
+    for module, chain in auto_candidates(ranked, runtime, top=top):
+        chains[module] = chain
+        found, steps = scout(model, runtime, module, own, python=python, timeout=timeout, progress=progress)
+        findings.append({"candidate": module, "chain": chain, "steps": steps, "measured": found})
+        if found and found not in survivors:
+            survivors.append(found)
+    deferrals = [(m,) for m in survivors] + ([tuple(survivors)] if len(survivors) > 1 else [])
+    return deferrals, findings, chains
+
+
 def advice(row: dict, chains: dict[str, str] | None = None) -> str:
     """What the user can do today to get a win without a hook: where the deferred modules are imported,
     and by what (the stand-ins the hook bound for `from M import name`)."""
