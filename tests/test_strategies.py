@@ -146,7 +146,8 @@ def test_profile_every_strategy_cli(tiny_model, empty_config, capsys):
     assert code == 0
     assert _children_of_us() == before  # the model server and every child are gone
     doc = json.loads(capsys.readouterr().out)
-    assert doc["verdict"] == "REPORT: 4 load strategy row(s) measured, nothing gated"
+    # on a loaded machine the verdict goes on to say so ("measured on a disturbed machine ..."): that is not a failure
+    assert doc["verdict"].startswith("REPORT: 4 load strategy row(s) measured, nothing gated"), doc["verdict"]
     rows = {r["strategy"]: r for r in doc["strategies"]}
     assert sorted(rows) == ["background", "eager", "lazy", "service"]
     for name, row in rows.items():
