@@ -60,11 +60,15 @@ def test_never_overwrites_without_force(saved, tiny_model):
 def test_baseline_comparison_uses_the_gate_rule(saved, tiny_model):
     folder, _out = saved
     out = profile("--model", str(tiny_model), "--runs", "2", "--baseline", "base.json", "--format", "json", cwd=folder)
-    # 2 runs a side: the one-sided U test's smallest p is 1/C(4,2) = 1/6, so it cannot reject, and the
-    # targets cannot be missed: exit 0 whatever the timings, never by chance
-    assert out.returncode == 0, out.stdout + out.stderr
+    # 2 runs a side: the one-sided U test's smallest p is 1/C(4,2) = 1/6, so no sampled comparison can
+    # reject, and the targets cannot be missed. The figures without samples (memory, the steady encode)
+    # are judged by the factor alone, as asv does, and a loaded machine can move them: the exit code
+    # must be what those comparisons say, whatever the timings.
+    assert out.returncode in (0, 1), out.stdout + out.stderr
     report = json.loads(out.stdout)
-    assert report["verdict"].startswith("PASS: ") and " 0 regression(s)" in report["verdict"], report["verdict"]
+    regressed = [c for c in report["comparisons"] if c["status"] == "regressed"]
+    assert all(c["test"] == "factor-only" for c in regressed), regressed
+    assert out.returncode == (1 if regressed else 0), report["verdict"]
     assert report["baseline"] == "base.json (profile)"
     names = {c["benchmark"].split("(")[0] for c in report["comparisons"]}
     assert "bench_timing.Load.timeraw_total" in names and "bench_timing.Import.timeraw_import" in names
@@ -127,9 +131,11 @@ def test_profile_is_a_library_call(tiny_model, empty_config, tmp_path):
     assert {side for side, _, _ in result.report.conditions} == {"current"}
     assert {c.rounds for _, _, c in result.report.conditions} == {1} and result.report.conditions[0][2].wall > 0
 
-    empty_config.write_text(GENEROUS)  # 1 run a side cannot show a regression, and no target can be missed
+    empty_config.write_text(GENEROUS)  # no target can be missed, and 1 run a side cannot reject a sampled figure
     against = run_profile([str(tiny_model)], config=load_config(), runs=1, baseline=tmp_path / "runs.json")
-    assert against.gated and against.report.comparisons and against.exit_code == 0, against.report.verdict
+    regressed = [c for c in against.report.comparisons if c.status == "regressed"]
+    assert all(c.test == "factor-only" for c in regressed), regressed  # what a loaded machine can move
+    assert against.gated and against.report.comparisons and against.exit_code == (1 if regressed else 0)
 
 
 def test_profile_refuses_bad_options_before_measuring(tiny_model, empty_config, tmp_path):
