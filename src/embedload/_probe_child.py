@@ -117,10 +117,12 @@ def _versions(distributions):
     return found
 
 
-def imported(before):
-    """The modules a stage imported: how many, and the top-level packages with the most of them."""
+def imported(before, after):
+    """The modules a stage imported (names in ``after`` not in ``before``): how many, and the top-level
+    packages with the most of them."""
+    before = set(before)
     counts = {}
-    for module in sys.modules:
+    for module in after:
         if module not in before:
             top = module.split(".")[0]
             counts[top] = counts.get(top, 0) + 1
@@ -149,8 +151,11 @@ def main():
     rss_start = memory.rss()
     stages = {}
     run_peak = rss_start
+    # sys.modules' names before each stage and after the last: a list copy (microseconds) between the
+    # stages, since the total spans them; the differences are counted after the last stage
+    snapshots = []
     for name, code in compiled:
-        before = set(sys.modules)  # untimed: which imports the stage ran (a set of names, microseconds)
+        snapshots.append(list(sys.modules))
         memory.reset_peak()
         rss_before = memory.rss()
         start = time.perf_counter()
@@ -159,7 +164,6 @@ def main():
         peak, rss_after = memory.peak_and_rss()
         run_peak = max(run_peak, peak)
         stages[name] = {
-            "modules_added": imported(before),
             "start": start,
             "end": end,
             "seconds": end - start,
@@ -168,8 +172,11 @@ def main():
             "peak_increase": peak - rss_before,
             "rss_after": rss_after,
         }
-        del before
+    snapshots.append(list(sys.modules))
     rss_end = memory.rss()
+    for i, name in enumerate(stages):
+        stages[name]["modules_added"] = imported(snapshots[i], snapshots[i + 1])
+    del snapshots
 
     # Steady state: the same encode again, after the first one paid for warm-up.
     memory.reset_peak()

@@ -30,8 +30,11 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from asv_runner.statistics import compute_stats
+
 from .catalog import PARTS
 from .power import one_sided_p
+from .prepared import cosine
 from .probe import ProbeError, run_probe
 from .units import format_seconds
 
@@ -244,19 +247,18 @@ def _signed(seconds: float) -> str:
 
 
 def _cosine(a, b) -> float | None:
-    if not a or not b or len(a) != len(b):
+    """The vectors' cosine (prepared.cosine, as `embedload prepare` checks them); 0 when their lengths differ."""
+    if not a or not b:
         return None
-    dot = sum(x * y for x, y in zip(a, b))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else None
+    return cosine(a, b) if len(a) == len(b) else 0.0
 
 
 def _spread(values: list[float]) -> float:
-    """Half the interquartile range (the project's spread beside a median)."""
+    """Half the interquartile range, from asv_runner's statistics as the profile's figures are."""
     if len(values) < 2:
         return 0.0
-    q = statistics.quantiles(values, n=4, method="inclusive")
-    return (q[2] - q[0]) / 2
+    _, stats = compute_stats(values, 1)
+    return (stats["q_75"] - stats["q_25"]) / 2
 
 
 def _stage_at(run: dict, at: float) -> str:

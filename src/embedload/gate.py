@@ -311,11 +311,12 @@ def compare(current: list[Measurement], baseline: list[Measurement], threshold: 
                 comparison.status = _asv_verdict(t_cur, t_base, cur, base, threshold)
                 overlap = rounds_overlap(cur.conditions, base.conditions)
                 comparison.sides = {True: "interleaved", False: "separate", None: "unknown"}[overlap]
-                if pooled_noise(cur.samples, base.samples) is not None and overlap is False:
+                sampled_both = pooled_noise(cur.samples, base.samples) is not None
+                if sampled_both and overlap is False:
                     # The gate's one-sided test was validated on interleaved rounds; between separate
                     # runs it reads the machine's drift as a change (docs/gate.md): asv's own rule.
                     comparison.test = "asv-separate-runs"
-                elif pooled_noise(cur.samples, base.samples) is not None:
+                elif sampled_both:
                     comparison.p_values = one_sided_p(cur.samples, base.samples)
                     comparison.test = "u-holm"
                 elif cur.stats and base.stats and cur.stats.get("repeat", 0) != 1 and base.stats.get("repeat", 0) != 1:
