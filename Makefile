@@ -46,30 +46,35 @@ setup: $(BIN)/embedload
 models: setup
 	$(BIN)/embedload models fetch paraphrase-MiniLM-L3-v2
 
+# Sampling: every figure of a combination comes from the same fresh interpreters, SAMPLES_PER_ROUND
+# (2) a round (src/embedload/harness.py). asv runs a track_ benchmark for one round unless -a rounds
+# says more: 4 rounds give each figure 8 samples, the gate's 10 give 20 a side.
+ROUNDS      := -a rounds=4
+GATE_ROUNDS := -a rounds=10
 # The stage suite over L6 and L3 (mpnet, when built, is left to bench-models: its params are not
 # run here, and asv keeps their earlier results). The strategies are bench-strategies'.
 # asv ORs several --bench regexes, so one regex says both.
 # Only st-torch's combinations: this environment has no other runtime's stack (bench-runtimes
 # builds one), and asv runs each selected combination in every round, one it skips too (0.4-0.5 s
 # each; the other runtimes were 368 skipped runs of make bench: 3 min 3 s at a 10-s import).
-STAGE_BENCH := ^bench_(timing|probe)[.]
+STAGE_BENCH := ^bench_load[.]
 ST_TORCH    := .*.st-torch.
 bench: models
 	$(BIN)/asv machine --yes > /dev/null
-	$(BIN)/asv run HEAD^! --record-samples --show-stderr --bench '$(STAGE_BENCH)(?!.*all-mpnet-base-v2)$(ST_TORCH)'
+	$(BIN)/asv run HEAD^! $(ROUNDS) --record-samples --show-stderr --bench '$(STAGE_BENCH)(?!.*all-mpnet-base-v2)$(ST_TORCH)'
 	@echo
 	$(BIN)/embedload show --commit HEAD
 
 bench-models: setup
 	$(BIN)/embedload models fetch --all
 	$(BIN)/asv machine --yes > /dev/null
-	$(BIN)/asv run HEAD^! --record-samples --show-stderr --bench '$(STAGE_BENCH)$(ST_TORCH)'
+	$(BIN)/asv run HEAD^! $(ROUNDS) --record-samples --show-stderr --bench '$(STAGE_BENCH)$(ST_TORCH)'
 	@echo
 	$(BIN)/embedload show --commit HEAD
 
 bench-strategies: setup
 	$(BIN)/asv machine --yes > /dev/null
-	$(BIN)/asv run HEAD^! --record-samples --show-stderr --bench '^bench_strategy[.]$(ST_TORCH)'
+	$(BIN)/asv run HEAD^! $(ROUNDS) --record-samples --show-stderr --bench '^bench_strategy[.]$(ST_TORCH)'
 	@echo
 	$(BIN)/embedload show --commit HEAD
 
@@ -78,10 +83,10 @@ bench-strategies: setup
 # reinstalled); benchmarks already measured successfully for a commit are skipped.
 N       ?= 5
 MACHINE ?=
-HISTORY_BENCH := ^bench_timing[.]Import[.]timeraw_import[(].st-torch., .warm|^bench_timing[.]Load[.]timeraw_total[(].all-MiniLM-L6-v2., .st-torch., .warm
+HISTORY_BENCH := ^bench_load[.]Stages[.]track_(import|total)[(].all-MiniLM-L6-v2., .st-torch., .warm
 history: setup
 	$(BIN)/asv machine --yes $(if $(MACHINE),--machine $(MACHINE)) > /dev/null
-	$(BIN)/asv run --skip-existing-successful --record-samples --show-stderr $(if $(MACHINE),--machine $(MACHINE)) \
+	$(BIN)/asv run $(ROUNDS) --skip-existing-successful --record-samples --show-stderr $(if $(MACHINE),--machine $(MACHINE)) \
 	    --bench '$(HISTORY_BENCH)' HEAD~$(N)..HEAD
 
 publish: setup
@@ -98,27 +103,27 @@ bench-runtimes: setup
 	@# status); prepare below stops with a clear message if the environment is missing.
 	$(BIN)/asv setup --config $(RUNTIMES_CONF) || true
 	$(BIN)/embedload prepare --asv-config $(RUNTIMES_CONF)
-	$(BIN)/asv run --config $(RUNTIMES_CONF) HEAD^! --record-samples --show-stderr
+	$(BIN)/asv run --config $(RUNTIMES_CONF) HEAD^! $(ROUNDS) --record-samples --show-stderr
 	@echo
 	$(BIN)/embedload show --commit HEAD
 
 # Baseline and candidate measured back to back, their rounds interleaved, so both see the same
 # minutes of this machine (docs/gate.md: runs of one commit differ by up to ±10% here), with the
-# gate's samples (EMBEDLOAD_TIMING=gate: 10 rounds of 2, 20 a side). By default the default
-# model's import and total on st-torch, warm and cold, and its memory (the probe); only st-torch,
-# as for bench above (here the other runtimes were 216 skipped runs a side, ~3 min a gate). The
-# gate's power was validated on the warm import and total (docs/gate.md). Not the probe's steady encode: one median per run, no samples, so
-# judged by the factor alone, and it moved 1.15x between two commits of the same code here.
+# gate's samples ($(GATE_ROUNDS): 10 rounds of 2, 20 a side). By default the default model's import,
+# total and memory on st-torch, warm and cold, all from the same interpreters; only st-torch, as for
+# bench above. The gate's power was validated on the warm import and total (docs/gate.md). Not the
+# steady encode: a few ms, which moves more between commits of the same code than the gate can tell
+# from a change (docs/measurements.md).
 # BENCH=. gates every benchmark; more comparisons in one run share its 5% false-alarm budget
 # (Holm), so each needs a larger slowdown to be seen: the report says which.
 # asv continuous exits 1 on its own verdict (factor 1.1); the gate's verdict is the one that
 # counts, and it exits 2 if asv left no results to judge.
 BASE    ?= HEAD~1
-BENCH   ?= ^bench_timing[.]Import[.]timeraw_import[(].st-torch.|^bench_timing[.]Load[.]timeraw_total[(].all-MiniLM-L6-v2., .st-torch.|^bench_probe[.]Memory[.].*[(].all-MiniLM-L6-v2., .st-torch.
+BENCH   ?= ^bench_load[.](Stages[.]track_(import|total)|Memory[.].*)[(].all-MiniLM-L6-v2., .st-torch.
 FAIL_ON ?= targets,regressions
 gate: setup
 	$(BIN)/asv machine --yes > /dev/null
-	EMBEDLOAD_TIMING=gate $(BIN)/asv continuous --record-samples --interleave-rounds --show-stderr --bench '$(BENCH)' $(BASE) HEAD || true
+	$(BIN)/asv continuous $(GATE_ROUNDS) --record-samples --interleave-rounds --show-stderr --bench '$(BENCH)' $(BASE) HEAD || true
 	@echo
 	$(BIN)/python tools/gate.py --commit HEAD --baseline $(BASE) --fail-on $(FAIL_ON)
 

@@ -4,23 +4,24 @@ The classes are ``embedload.suite``'s (docs/strategies.md says what each figure 
 module gives them the suite's params: the default model, every runtime, both cache states.
 """
 
-from . import common
+from .common import harness, suite
 
-if common.STRATEGIES:  # an embedload with the strategies (an older one has none)
-
-    class Strategy(common.suite.Strategy):
-        """Until ready (a request that needs no embedding can be served), and until the first vector."""
-
-        params = (common.STRATEGY_MODELS, common.RUNTIMES, common.CACHES, common.STRATEGIES)
+_PARAMS = (harness.STRATEGY_MODELS, harness.RUNTIMES, harness.CACHES, harness.STRATEGIES_PARAM)
 
 
-    class StrategyCost(common.suite.StrategyCost):
-        """What the load costs the application's own work, and its memory per process."""
+class Strategy(suite.Strategy):
+    """Until ready (a request that needs no embedding can be served), and until the first vector."""
 
-        params = (common.STRATEGY_MODELS, common.RUNTIMES, common.CACHES, common.STRATEGIES)
+    params = _PARAMS
 
 
-    class ServiceMemory(common.suite.ServiceMemory):
-        """The persistent model server's memory, counted once."""
+class StrategyCost(suite.StrategyCost):
+    """What the load costs the application's own work, and its memory per process."""
 
-        params = (common.STRATEGY_MODELS, common.RUNTIMES, common.CACHES, common.STRATEGIES)
+    params = _PARAMS
+
+
+class ServiceMemory(suite.ServiceMemory):
+    """The persistent model server's memory, counted once."""
+
+    params = _PARAMS

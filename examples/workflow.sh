@@ -167,9 +167,9 @@ gate() {  # gate FILE BASELINE WHAT EXPECTED [SECTIONS]: HEAD gated against BASE
 }
 measure() {  # the commit at HEAD, with asv, in this interpreter (-E existing)
     run "$W/asv-run.log" "${ASV[@]}" run -E "existing:$PY" --machine tutorial --set-commit-hash "$(git -C "$APP" rev-parse HEAD)" \
-        --record-samples --bench 'bench_embedload[.]Import[.]timeraw_import'
+        -a rounds=4 --record-samples --bench 'bench_embedload[.]Stages[.]track_import'
     local status=$?
-    grep -v '^\$' "$W/asv-run.log" | grep -E 'timeraw_import|±' | tail -n 2
+    grep -v '^\$' "$W/asv-run.log" | grep -E 'track_import|±' | tail -n 2
     if [ $status != 0 ]; then
         echo "asv run failed (exit $status); its output:"; tail -20 "$W/asv-run.log"
         PROBLEMS+=("step $STEP: asv run failed")
@@ -276,7 +276,7 @@ measure
 gate "$W/gate-fixed.txt" HEAD~1 "the gate at the fix $FIXED against the planted commit" 0 "Compared with"
 run "$W/compare-base.txt" "${ASV[@]}" compare --machine tutorial "$BASE" "$FIXED" \
     || PROBLEMS+=("step $STEP: asv compare failed")
-grep -E 'timeraw_import' "$W/compare-base.txt" | tail -n 1
+grep -E 'track_import' "$W/compare-base.txt" | tail -n 1
 
 step "The dashboard" <<EOF
 \`asv publish\` writes asv's pages for the three commits; \`embedload publish\` makes them work

@@ -123,9 +123,19 @@ def test_suite_settings_are_checked(tmp_path):
 
 
 def test_an_application_suite_reads_as_embedload_figures():
-    assert catalog_name("bench_embedload.Import.timeraw_import") == "bench_timing.Import.timeraw_import"
-    assert catalog_name("bench_embedload.Memory.track_peak_rss_total") == "bench_probe.Memory.track_peak_rss_total"
-    assert catalog_name("bench_other.Import.timeraw_import") == "bench_other.Import.timeraw_import"
+    assert catalog_name("bench_embedload.Stages.track_import") == "bench_load.Stages.track_import"
+    assert catalog_name("bench_embedload.Memory.track_peak_rss_total") == "bench_load.Memory.track_peak_rss_total"
+    assert catalog_name("bench_other.Stages.track_import") == "bench_other.Stages.track_import"
+
+
+def test_the_design_before_one_load_per_sample_is_named_not_joined():
+    from embedload.catalog import before_one_load
+
+    assert before_one_load("bench_timing.Import.timeraw_import") == "bench_load.Stages.track_import"
+    assert before_one_load("bench_probe.Memory.track_peak_rss_total") == "bench_load.Memory.track_peak_rss_total"
+    assert before_one_load("bench_embedload.Load.timeraw_total") == "bench_embedload.Stages.track_total"
+    assert before_one_load("bench_load.Stages.track_import") is None
+    assert catalog_name("bench_embedload.Load.timeraw_total") == "bench_embedload.Load.timeraw_total"  # not a figure
 
 
 @pytest.mark.slow
@@ -148,11 +158,9 @@ def test_four_commits_of_an_application_measured_gated_and_published(app):
     (app / "hashes.txt").write_text("\n".join(hashes) + "\n")
     run(str(BIN / "asv"), "machine", "--yes", "--machine", "testbox")
     common = ("--machine", "testbox", "--record-samples", "--show-stderr")
-    # 7 samples a side: the fewest for which asv's Mann-Whitney test can reject (p < 0.002).
-    run(str(BIN / "asv"), "run", "HASHFILE:hashes.txt", "--bench", "bench_embedload.Import.timeraw_import",
-        "-a", "repeat=7", "-a", "rounds=1", *common)
-    run(str(BIN / "asv"), "run", "HASHFILE:hashes.txt", "--bench", "bench_embedload.Load.timeraw_total",
-        "-a", "repeat=2", "-a", "rounds=1", *common)
+    # 4 rounds of 2 interpreters, 8 samples of both figures: asv's Mann-Whitney test can reject from 7.
+    run(str(BIN / "asv"), "run", "HASHFILE:hashes.txt", "--bench", "bench_embedload.Stages.track_(import|total)",
+        "-a", "rounds=4", *common)
 
     imports = {}
     for commit in hashes:
@@ -170,7 +178,9 @@ def test_four_commits_of_an_application_measured_gated_and_published(app):
     [row] = [line for line in shown if line.startswith("all-MiniLM-L6-v2 ")]  # the table's (a disturbed run adds
     # conditions lines that name the benchmark too)
     assert row.split()[:3] == ["all-MiniLM-L6-v2", "embedapp.provider:load", "warm"]
-    assert "(n=7)" in row and "(n=2)" in row  # the import's 7 samples and the total's 2, as asv recorded them
+    assert row.count("(n=8)") == 2  # the import's and the total's 8 samples, from the same 8 interpreters
+    assert "samples: 8 measured fresh interpreters in the latest asv run of each combination, each one sample of " \
+        "every figure of its combination" in shown
     assert "skipped: 2 benchmark/param combinations" in shown
     [reason] = [line for line in shown if "st-onnx needs" in line]
     assert reason.split()[:2] == ["2", "×"] and "pip install -c constraints-runtimes.txt 'embedload[onnx]'" in reason
@@ -181,7 +191,7 @@ def test_four_commits_of_an_application_measured_gated_and_published(app):
     out = run(str(BIN / "embedload"), "gate", "--machine", "testbox", "--commit", hashes[2], "--baseline", hashes[1],
               "--fail-on", "regressions", check=False)
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "regressed" in out.stdout and "bench_embedload.Import.timeraw_import" in out.stdout
+    assert "regressed" in out.stdout and "bench_embedload.Stages.track_import" in out.stdout
     out = run(str(BIN / "embedload"), "gate", "--machine", "testbox", "--commit", hashes[3], "--baseline", hashes[2],
               "--fail-on", "regressions", "--format", "json", check=False)
     report = json.loads(out.stdout)
@@ -189,7 +199,7 @@ def test_four_commits_of_an_application_measured_gated_and_published(app):
     assert not [c for c in report["comparisons"] if c["status"] == "regressed"]
 
     run(str(BIN / "asv"), "publish")
-    [graph] = [g for g in (app / ".asv" / "html" / "graphs").rglob("bench_embedload.Import.timeraw_import.json")
+    [graph] = [g for g in (app / ".asv" / "html" / "graphs").rglob("bench_embedload.Stages.track_import.json")
                if "summary" not in g.parts]  # the environment's series (asv also writes a summary)
     points = json.loads(graph.read_text())
     assert [x for x, _ in points] == [0, 1, 2, 3] and all(y[0] > 0 for _, y in points), points

@@ -54,30 +54,30 @@ def test_rounds_are_recorded_beside_the_results_and_the_latest_run_is_read(tmp_p
     monkeypatch.setenv("ASV_COMMIT", "ab" * 20)
     monkeypatch.setenv("ASV_CONF_DIR", str(tmp_path))
     monkeypatch.setenv("ASV_ENV_NAME", "env-1")
-    conditions.record("bench_timing.Import", ("st-torch", "warm"), Window.open())
+    conditions.record("bench_load.Stages", ("st-torch", "warm"), Window.open())
     path = conditions.conditions_file(tmp_path, "ab" * 20, "env-1")
     assert path.parent == tmp_path / ".asv" / "conditions"
     [entry] = [json.loads(line) for line in path.read_text().splitlines()]
-    assert entry["class"] == "bench_timing.Import" and entry["params"] == ["st-torch", "warm"]
+    assert entry["class"] == "bench_load.Stages" and entry["params"] == ["st-torch", "warm"]
 
     def line(run, end, other, steal=0.0, wall=10.0):
-        return json.dumps({"class": "bench_timing.Import", "params": ["st-torch", "warm"], "run": run, "start": end - wall,
+        return json.dumps({"class": "bench_load.Stages", "params": ["st-torch", "warm"], "run": run, "start": end - wall,
                            "end": end, "wall": wall, "other_cpu": other * wall, "steal_cpu": steal * 2 * wall,
                            "machine_cpu": 2 * wall, "load": 1.0, "cpus": 2})
 
     path.write_text("\n".join([line("1:100", 1000, 1.4), line("1:100", 1010, 0.9), line("2:200", 2000, 0.02),
                                line("2:200", 2010, 0.1, steal=0.01), '{"class": "torn']) + "\n")
     found = read_conditions(path.parent, "ab" * 20, "env-1")
-    latest = found[("bench_timing.Import", ("st-torch", "warm"))]
+    latest = found[("bench_load.Stages", ("st-torch", "warm"))]
     assert (latest.rounds, latest.wall) == (2, 20.0)  # the busy first run is not this one
     assert latest.other_cores == pytest.approx(0.06) and latest.steal == pytest.approx(0.005)
     assert not latest.disturbed
     path.write_text(path.read_text() + line("3:300", 3000, 0.8) + "\n" + line("3:300", 3010, 0.0) + "\n")
-    busy = read_conditions(path.parent, "ab" * 20, "env-1")[("bench_timing.Import", ("st-torch", "warm"))]
+    busy = read_conditions(path.parent, "ab" * 20, "env-1")[("bench_load.Stages", ("st-torch", "warm"))]
     assert busy.disturbed and busy.describe().startswith("disturbed: other processes used 0.40 cores (over 2 round(s), 20 s")
     # a few ticks over a short round are not a disturbance: 0.03 s of other CPU over 0.05 s
     path.write_text(line("4:400", 4000, 0.6, wall=0.05) + "\n")
-    short = read_conditions(path.parent, "ab" * 20, "env-1")[("bench_timing.Import", ("st-torch", "warm"))]
+    short = read_conditions(path.parent, "ab" * 20, "env-1")[("bench_load.Stages", ("st-torch", "warm"))]
     assert short.other_cores == pytest.approx(0.6) and not short.disturbed
     assert Conditions(1, 10.0, 0.0, 0.2, 0.5).describe().startswith("disturbed: the hypervisor stole 20% of the CPU")
     assert read_conditions(tmp_path / "nowhere", "ab" * 20, "env-1") == {}
@@ -95,7 +95,7 @@ def test_a_pass_from_a_disturbed_run_says_so_in_every_format():
     assert report.exit_code == 0
     assert report.verdict.startswith("PASS: ") and "measured on a disturbed machine (4 benchmark(s), current" in report.verdict
     text = render_text(report)
-    assert "⚠ bench_timing.Import.timeraw_import(st-torch, warm) [current]: disturbed: other processes used 0.90 cores" in text
+    assert "⚠ bench_load.Stages.track_import(m, st-torch, warm) [current]: disturbed: other processes used 0.90 cores" in text
     assert "measured on a disturbed machine" in render_markdown(report)
     document = json.loads(render_json(report))
     assert document["conditions"]["disturbed"] is True

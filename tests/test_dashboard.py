@@ -105,7 +105,7 @@ def test_the_pages_data_are_the_results_medians_per_machine(published):
         assert set(hashes) <= set(commits) and len(hashes) >= 2
         row = m["rows"]["all-MiniLM-L6-v2 / st-torch / warm"]
         last = load_commit_results(root / "results", machine, hashes[-1]).measurements
-        total = [x for x in last if x.benchmark == "bench_timing.Load.timeraw_total"
+        total = [x for x in last if x.benchmark == "bench_load.Stages.track_total"
                  and x.params.get("model") == "all-MiniLM-L6-v2" and x.params.get("cache") == "warm"][0]
         assert row["points"][len(hashes) - 1]["total"]["median"] == total.value
     assert done["machines"] == {m: len(d["commits"]) for m, d in data["machines"].items()}
@@ -165,7 +165,7 @@ def test_asvs_graph_page_works_offline_with_five_points_and_our_parameters(publi
     with _served(root / "html") as base, _browser(base) as (page, problems):
         page.goto(base + "/index.html")
         page.wait_for_selector("#summarygrid-display .benchmark-container, .benchmark-container", timeout=30_000)
-        page.goto(base + "/index.html#bench_timing.Load.timeraw_total")
+        page.goto(base + "/index.html#bench_load.Stages.track_total")
         # asv loads one graph file per machine and redraws as each arrives: wait for every machine's lines
         page.wait_for_function("""machines => { const p = $('#main-graph').data('plot'); if (!p) return false;
             const parts = p.getData().flatMap(s => (s.label || '').split('; '));
@@ -177,7 +177,7 @@ def test_asvs_graph_page_works_offline_with_five_points_and_our_parameters(publi
         page.screenshot(path=str(root / "asv-graph.png"))
     assert not problems, problems
     assert max(points) == len(commits) == 5, points
-    params = json.loads((FIXTURE / "results" / "benchmarks.json").read_text())["bench_timing.Load.timeraw_total"]["params"]
+    params = json.loads((FIXTURE / "results" / "benchmarks.json").read_text())["bench_load.Stages.track_total"]["params"]
     for values in params:  # every model, runtime and cache state the suite declares
         for value in values:
             assert value.strip("'") in panel, value

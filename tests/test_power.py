@@ -149,7 +149,7 @@ def test_every_format_states_it_per_compared_benchmark():
     quiet = _evaluate(_suite_measurements(), baseline=_noisy(_suite_measurements(), 0.01, phase=1.0), baseline_name="b",
                       threshold=1.05)
     assert not quiet.short_of_threshold and "too noisy" not in quiet.verdict
-    assert "✓ bench_timing.Import.timeraw_import" in render_text(quiet)
+    assert "✓ bench_load.Stages.track_import" in render_text(quiet)
 
 
 def _with_samples(measurements, name, samples):
@@ -160,7 +160,7 @@ def _with_samples(measurements, name, samples):
 def test_the_gate_sees_what_asvs_rule_misses_and_says_so_beside_it():
     """20 samples a side at 6% noise, +8%: the gate's test flags it; asv's rule at factor 1.1 cannot (8% < 10%)."""
     rng = random.Random(7)
-    name = "bench_timing.Import.timeraw_import"
+    name = "bench_load.Stages.track_import"
     base = _with_samples(_suite_measurements(), name, [0.5 * math.exp(rng.gauss(0, 0.06)) for _ in range(20)])
     cur = _with_samples(_suite_measurements(), name, [0.54 * math.exp(rng.gauss(0, 0.06)) for _ in range(20)])
     report = _evaluate(cur, baseline=base, baseline_name="b")
@@ -179,7 +179,7 @@ def test_the_gate_sees_what_asvs_rule_misses_and_says_so_beside_it():
 def test_a_significant_change_below_half_the_threshold_is_not_a_regression():
     """+2% with 0.2% noise is significant, and below the +5% floor of --threshold 1.1."""
     rng = random.Random(8)
-    name = "bench_timing.Import.timeraw_import"
+    name = "bench_load.Stages.track_import"
     base = _with_samples(_suite_measurements(), name, [0.5 * math.exp(rng.gauss(0, 0.002)) for _ in range(20)])
     cur = _with_samples(_suite_measurements(), name, [0.51 * math.exp(rng.gauss(0, 0.002)) for _ in range(20)])
     (c,) = [c for c in _evaluate(cur, baseline=base, baseline_name="b").comparisons if c.name.startswith(name)]

@@ -71,7 +71,7 @@ def test_baseline_comparison_uses_the_gate_rule(saved, tiny_model):
     assert out.returncode == (1 if regressed else 0), report["verdict"]
     assert report["baseline"] == "base.json (profile)"
     names = {c["benchmark"].split("(")[0] for c in report["comparisons"]}
-    assert "bench_timing.Load.timeraw_total" in names and "bench_timing.Import.timeraw_import" in names
+    assert "bench_load.Stages.track_total" in names and "bench_load.Stages.track_import" in names
     assert report["exit_code"] == out.returncode
 
 
@@ -81,7 +81,7 @@ def test_profile_json_is_a_gate_baseline(saved):
 
     folder, _out = saved
     measurements, name = load_baseline_file(folder / "base.json", None)
-    total = [m for m in measurements if m.benchmark == "bench_timing.Load.timeraw_total"]
+    total = [m for m in measurements if m.benchmark == "bench_load.Stages.track_total"]
     assert len(total) == 1 and len(total[0].samples) == 2 and total[0].stats["repeat"] == 2
 
 

@@ -10,9 +10,9 @@ def test_reasons_files_fit_any_filesystem_for_long_env_names(tmp_path, monkeypat
     monkeypatch.setenv("ASV_COMMIT", "0123456789abcdef")
     monkeypatch.setenv("ASV_CONF_DIR", str(tmp_path))
     monkeypatch.setenv("ASV_ENV_NAME", env_name)
-    reasons.record("bench_timing.Load", ("m", "st-onnx", "warm"), "skipped", "not prepared")
+    reasons.record("bench_load.Stages", ("m", "st-onnx", "warm"), "skipped", "not prepared")
     assert reasons.read_reasons(tmp_path / ".asv" / "reasons", "0123456789abcdef", env_name) == {
-        ("bench_timing.Load", ("m", "st-onnx", "warm")): "not prepared"}
+        ("bench_load.Stages", ("m", "st-onnx", "warm")): "not prepared"}
     pagecache._record("label", {"cold": True})
     (written,) = (tmp_path / ".asv" / "reasons").glob("*.residency.jsonl")
     assert len(written.name) < 255 and '"cold": true' in written.read_text()

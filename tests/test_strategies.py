@@ -16,7 +16,7 @@ from embedload.loadrows import strategy_rows
 from embedload.models import resolve_model
 from embedload.report import render_json, render_markdown, render_text
 from embedload.results import Measurement
-from embedload.runtimes import NotAvailable, get_runtime
+from embedload.runtimes import NotAvailable, bindings, get_runtime
 
 
 @pytest.fixture
@@ -32,9 +32,9 @@ def _children_of_us():
 def test_the_service_answers_with_the_models_vector_and_is_removed(tiny):
     rt = get_runtime("st-torch")
     with startup.running_service(rt, str(tiny.path), "cpu") as service:
-        source, setup = strategies.timeraw_source(strategies.STRATEGIES["service"], rt, "first_vector",
-                                                  str(tiny.path), "cpu", service.socket_path)
-        script = setup + "\n" + source + "\nimport json; print(json.dumps(list(vector)))"
+        st = strategies.STRATEGIES["service"]
+        script = "\n".join([bindings(str(tiny.path), "cpu"), strategies.service_bindings(service.socket_path),
+                             st.code("first_vector", rt), "import json; print(json.dumps(list(vector)))"])
         got = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                         check=True).stdout)
         workdir, pid = service.workdir, service.process.pid
@@ -100,7 +100,7 @@ def test_strategy_checks_say_why_in_one_line():
 
 def _strategy_measurements():
     def timing(strategy, figure, samples):
-        return Measurement(f"bench_strategy.Strategy.timeraw_{figure}",
+        return Measurement(f"bench_strategy.Strategy.track_{figure}",
                            {"model": "m", "runtime": "st-torch", "cache": "warm", "strategy": strategy},
                            sorted(samples)[len(samples) // 2], "seconds", "ok", samples=samples)
 
@@ -166,69 +166,38 @@ def test_profile_every_strategy_cli(tiny_model, empty_config, capsys):
 
 
 @pytest.mark.parametrize("runtime", ["st-torch", "fastembed"])
-def test_strategy_sources_compile_as_asv_pastes_them(runtime):
-    """asv puts a timeraw source inside a triple-quoted string: an escape would become its character."""
+def test_strategy_sources_compile(runtime):
     rt = get_runtime(runtime)
     for st in strategies.STRATEGIES.values():
-        for figure in ("ready", "first_vector"):
-            source, setup = strategies.timeraw_source(st, rt, figure, "/m", "cpu", "/s")
-            assert "\\" not in source + setup, (st.name, figure)
-            compile(setup + "\n" + source, st.name, "exec")
-
-
-def test_the_profile_child_starts_its_timing_with_no_more_imported_than_asvs_child(tmp_path):
-    """An import done before the timed code is a head start: `json` (re, enum) took ~7 ms off the
-    service client's `import socket`, and profile --strategy read 28 ms where asv read 35 ms."""
-    from asv_runner.benchmarks.timeraw import _SeparateProcessTimer
-
-    rt, st = get_runtime("st-torch"), strategies.STRATEGIES["service"]
-    show = "import sys\nopen({!r}, 'w').write(' '.join(sorted(sys.modules)))"
-    source, setup = strategies.timeraw_source(st, rt, "ready", "/m", "cpu", "/s")
-    asv_list, ours_list = tmp_path / "asv", tmp_path / "ours"
-    _SeparateProcessTimer(lambda: (show.format(str(asv_list)), setup)).timeit(1)
-    timing = startup.child_sources(st, rt, "/m", "cpu", "/s", "", str(tmp_path / "r.json"))["timing"]
-    before_t0 = timing.split("_el_t0 = ")[0]
-    subprocess.run([sys.executable, "-c", before_t0 + "\n" + show.format(str(ours_list))], check=True)
-    asv_modules, our_modules = set(asv_list.read_text().split()), set(ours_list.read_text().split())
-    assert "socket" not in our_modules
-    assert our_modules - asv_modules == set()
+        for kind, source in startup.child_sources(st, rt, "/m", "cpu", "/s", "", "/r.json").items():
+            compile(source, f"{st.name} {kind}", "exec")
 
 
 @pytest.mark.slow
-def test_the_asv_class_starts_the_service_before_its_samples_and_stops_it(tiny_model, empty_config, monkeypatch):
+def test_a_strategy_round_gives_every_figure_from_the_same_runs_or_a_reason(tiny_model, empty_config, monkeypatch,
+                                                                           tmp_path):
+    """What the track_ benchmarks read: a round of runs per measurable combination (the service started
+    for the round and stopped after it), a one-line reason otherwise."""
     from benchmarks import bench_strategy
     from embedload import harness
 
-    monkeypatch.setattr(harness, "PYPROJECT", None)
-    bench = bench_strategy.Strategy()
-    params = (str(tiny_model), "st-torch", "warm", "service")
-    bench.setup(*params)
-    try:
-        pid = bench.service.process.pid
-        source, setup = bench.timeraw_first_vector(*params)
-        out = subprocess.run([sys.executable, "-c", setup + "\n" + source + "\nprint(len(vector))"],
-                             capture_output=True, text=True, check=True).stdout
-        assert int(out) == 32
-    finally:
-        bench.teardown(*params)
-    assert bench.service is None and not psutil.pid_exists(pid)
-    with pytest.raises(NotImplementedError, match="cold page cache does not apply"):
-        bench.setup(str(tiny_model), "st-torch", "cold", "service")
-
-
-@pytest.mark.slow
-def test_the_setup_cache_gives_medians_or_reasons(tiny_model, empty_config, monkeypatch, tmp_path):
-    """What the track_ benchmarks read: a figure per measurable combination, a one-line reason otherwise."""
-    from embedload import harness
-
-    monkeypatch.chdir(tmp_path)  # asv's setup_cache folder, where each combination's runs are kept
-
+    monkeypatch.chdir(tmp_path)  # asv's setup_cache folder, where each combination's rounds are kept
     for name, value in (("STRATEGY_MODELS", (str(tiny_model),)), ("RUNTIMES", ("st-torch", "st-onnx")),
-                        ("CACHES", ("warm", "cold")), ("STRATEGIES_PARAM", ("service",)), ("PROBE_RUNS", 1)):
+                        ("CACHES", ("warm", "cold")), ("STRATEGIES_PARAM", ("service",))):
         monkeypatch.setattr(harness, name, value)
+    monkeypatch.setattr(harness, "PYPROJECT", None)
     monkeypatch.setattr("embedload.runtimes.importable", lambda module: module not in ("onnxruntime", "optimum.onnxruntime"))
-    figures = harness.strategy_all_combinations()
-    warm = figures[harness.strategy_key(str(tiny_model), "st-torch", "warm", "service")]
-    assert set(warm) == set(startup.RUN_FIGURES) and warm["server_rss"] > warm["app_peak_rss"] > 0
-    assert "cold page cache does not apply" in figures[harness.strategy_key(str(tiny_model), "st-torch", "cold", "service")]["skip"]
-    assert "st-onnx needs onnxruntime" in figures[harness.strategy_key(str(tiny_model), "st-onnx", "warm", "service")]["skip"]
+    before = _children_of_us()
+    samples = harness.strategy_samples()
+    key = harness.strategy_key(str(tiny_model), "st-torch", "warm", "service")
+    ready = samples.take(key, "ready")["samples"]
+    rss, server = samples.take(key, "app_peak_rss")["samples"], samples.take(key, "server_rss")["samples"]
+    assert len(ready) == len(rss) == len(server) == harness.SAMPLES_PER_ROUND and len(samples.rounds(key)) == 1
+    assert all(s > a > 0 for s, a in zip(server, rss))
+    assert _children_of_us() <= before  # the round's service is stopped
+    with pytest.raises(NotImplementedError, match="cold page cache does not apply"):
+        bench_strategy.Strategy().setup(samples, str(tiny_model), "st-torch", "cold", "service")
+    with pytest.raises(NotImplementedError, match="st-onnx needs onnxruntime"):
+        bench_strategy.Strategy().setup(samples, str(tiny_model), "st-onnx", "warm", "service")
+    with pytest.raises(NotImplementedError, match="runs no model server"):
+        bench_strategy.ServiceMemory().setup(samples, str(tiny_model), "st-torch", "warm", "eager")

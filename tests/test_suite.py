@@ -1,7 +1,11 @@
-"""The asv suite: fixed params, skips with reasons, stage source that runs under asv_runner."""
+"""The asv suite: fixed params, skips with reasons, one round of fresh interpreters behind every figure."""
 
+import json
+import re
+import shlex
 import subprocess
 import sys
+import textwrap
 import types
 from pathlib import Path
 
@@ -9,36 +13,63 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO))
-from benchmarks import bench_probe, bench_timing  # noqa: E402
-from embedload import runtimes  # noqa: E402
+from benchmarks import bench_load, bench_strategy  # noqa: E402
+from embedload import harness, runtimes  # noqa: E402
+from embedload.catalog import PROBE_BENCHMARKS, TIMING_BENCHMARKS  # noqa: E402
 from embedload.models import resolve_model  # noqa: E402
 
 MODELS = ("all-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2", "all-mpnet-base-v2")
 RUNTIMES = ("st-torch", "st-onnx", "st-onnx-int8", "st-openvino", "fastembed")
 CACHES = ("warm", "cold")
+LOAD_CLASSES = (bench_load.Stages, bench_load.Memory, bench_load.Encode, bench_load.Check)
 
 
 def test_params_are_fixed_strings():
-    assert bench_timing.Import.params == (RUNTIMES, CACHES)
-    assert bench_timing.Import.param_names == ["runtime", "cache"]
-    for cls in (bench_timing.Load, bench_probe.Memory, bench_probe.Encode):
+    for cls in LOAD_CLASSES:
         assert cls.params == (MODELS, RUNTIMES, CACHES)
         assert cls.param_names == ["model", "runtime", "cache"]
+
+
+def _make_rounds(target):
+    """The -a rounds=N a make target's asv command passes (None: none)."""
+    dry = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    dry = dry.replace("\\\n", " ")  # a command continued over lines
+    (cmd,) = [shlex.split(ln) for ln in dry.splitlines() if re.search(r"(^|/)asv (run|continuous) ", ln)]
+    return cmd, (int(cmd[cmd.index("-a") + 1].split("=")[1]) if "-a" in cmd else None)
+
+
+@pytest.mark.parametrize("target, samples", [("bench", 8), ("bench-models", 8), ("bench-strategies", 8),
+                                             ("bench-runtimes", 8), ("history", 8), ("gate", 20)])
+def test_every_make_target_says_how_its_samples_are_spread(target, samples):
+    """asv runs a track_ benchmark for one round unless -a rounds=N: each target gives its rounds, and
+    rounds x SAMPLES_PER_ROUND is the sample count docs/measurement.md states. The gate's rounds
+    alternate between the two commits (--interleave-rounds)."""
+    cmd, rounds = _make_rounds(target)
+    assert rounds is not None and rounds * harness.SAMPLES_PER_ROUND == samples, cmd
+    if target == "gate":
+        assert "continuous" in cmd and "--interleave-rounds" in cmd and rounds == harness.GATE_ROUNDS
+    else:
+        assert rounds == harness.ROUNDS
+
+
+def test_the_workflow_init_writes_gives_the_gates_rounds():
+    from embedload.adopt import BENCH_SOURCE, WORKFLOW
+
+    assert f"-a rounds={harness.GATE_ROUNDS} " in WORKFLOW and "--interleave-rounds" in WORKFLOW
+    assert "-a rounds=N" in BENCH_SOURCE
 
 
 def test_enough_samples_for_mann_whitney():
     """docs/asv.md: asv's Mann-Whitney (two-sided, p < 0.002) can reject from 7 samples a side, not 6."""
     from asv._stats import is_different
 
-    n = bench_timing.Load.repeat * bench_timing.Load.rounds
+    n = harness.SAMPLES_PER_ROUND * harness.ROUNDS
     # the most separated samples there can be: every one of b above every one of a
     a, b = [1.0 + i / 1000 for i in range(n)], [2.0 + i / 1000 for i in range(n)]
     stats = {"ci_99_a": 0.0, "ci_99_b": 10.0}  # overlapping intervals: asv's fallback never says different
     assert n >= 7 and is_different(a, b, stats, stats)  # asv's own test rejects at the suite's n
     assert is_different(a[:7], b[:7], stats, stats) and not is_different(a[:6], b[:6], stats, stats)
-    assert bench_timing.Load.number == 1  # one fresh interpreter per sample
-    assert bench_timing.Load.warmup_time == 0  # no discarded sample: setup warms or evicts
-    assert bench_timing.Load.timeout and bench_probe.Memory.timeout
+    assert all(cls.timeout for cls in LOAD_CLASSES)
 
 
 @pytest.mark.parametrize(
@@ -52,93 +83,152 @@ def test_enough_samples_for_mann_whitney():
 def test_unavailable_combinations_skip_with_one_line_reason(args, reason, monkeypatch):
     monkeypatch.setattr(runtimes, "importable", lambda name: False)  # as in the main stack's env
     with pytest.raises(NotImplementedError) as err:
-        bench_timing.Load().setup(*args)
+        bench_load.Stages().setup(None, *args)
     assert str(err.value).startswith(reason)
     assert "\n" not in str(err.value)
 
 
-def test_probe_classes_share_one_setup_cache():
-    """asv keys setup_cache by its function: both classes reuse one round of probe runs."""
+def test_the_classes_share_one_setup_cache():
+    """asv keys setup_cache by its function: every class of a load reads the same rounds."""
     from asv_runner.benchmarks._base import get_setup_cache_key
 
-    assert bench_probe.Memory.setup_cache is bench_probe.Encode.setup_cache
-    assert get_setup_cache_key(bench_probe.Memory().setup_cache) == get_setup_cache_key(bench_probe.Encode().setup_cache)
-    assert bench_probe.Check.setup_cache is bench_probe.Memory.setup_cache
-    assert bench_probe.Memory.unit == "bytes" and bench_probe.Encode.unit == "seconds"
+    keys = {get_setup_cache_key(cls().setup_cache) for cls in LOAD_CLASSES}
+    assert len(keys) == 1
+    assert {get_setup_cache_key(cls().setup_cache) for cls in (bench_strategy.Strategy, bench_strategy.StrategyCost,
+                                                               bench_strategy.ServiceMemory)} != keys
 
 
-def test_the_probe_runs_only_what_a_benchmark_asks_for_once_per_run(tmp_path, monkeypatch):
-    """setup_cache probes nothing; the first figure of a combination probes it, in asv's setup_cache
-    folder, and the next figures (each its own process: here a pickled copy) read what it kept."""
-    import pickle
-
-    from embedload import harness
-
+def _fake_rounds(monkeypatch, tmp_path):
+    """harness with a fake probe: run i (from 1) gives import i, init 10 i, first_encode 100 i, total 111 i."""
     asked = []
 
     def run_probe(model, rt, cache):
         asked.append((model.name, rt.name, cache))
-        return {"figures": len(asked)}
+        i = len(asked)
+        return {"stages": {"import": {"seconds": i}, "init": {"seconds": 10 * i}, "first_encode": {"seconds": 100 * i},
+                           "total": {"seconds": 111 * i}}, "i": i}
 
     monkeypatch.setattr(harness, "run_probe", run_probe)
-    monkeypatch.setattr(harness, "probe_figure", lambda run, name: run["figures"] * 1000)
+    monkeypatch.setattr("embedload.probe.probe_figure", lambda run, name: None if name == "vector_cosine" else run["i"] * 1000)
     monkeypatch.setattr(harness, "resolve", lambda model: types.SimpleNamespace(name=model))
     monkeypatch.setattr(harness, "measurable", lambda runtime, cache: types.SimpleNamespace(name=runtime))
     monkeypatch.setattr(harness, "MODELS", ("a", "b"))
     monkeypatch.setattr(harness, "RUNTIMES", ("st-torch",))
-    monkeypatch.setattr(harness, "PROBE_RUNS", 3)
     monkeypatch.chdir(tmp_path)  # asv runs setup_cache and every benchmark in that folder
+    return asked
 
-    figures = harness.probe_all_combinations()
+
+def test_every_figure_of_a_round_comes_from_the_same_interpreters(tmp_path, monkeypatch):
+    """setup_cache measures nothing; in each round the first figure asked measures SAMPLES_PER_ROUND
+    interpreters and the others (each its own process: here a pickled copy) read the same ones."""
+    import pickle
+
+    asked = _fake_rounds(monkeypatch, tmp_path)
+    samples = harness.load_samples()
     assert asked == []
-    copy = pickle.loads(pickle.dumps(figures))  # asv pickles it for each benchmark process
-    bench = bench_probe.Memory()
-    bench.setup(copy, "b", "st-torch", "cold")
-    assert asked == [("b", "st-torch", "cold")] * 3
-    assert bench.track_peak_rss_total(copy, "b", "st-torch", "cold") == 2000  # the median of 1000, 2000, 3000
-    again = bench_probe.Encode()
-    again.setup(pickle.loads(pickle.dumps(figures)), "b", "st-torch", "cold")
-    assert len(asked) == 3 and again.figures == bench.figures  # read, not probed again
-    assert [p.name for p in tmp_path.iterdir()] == [p.name for p in tmp_path.glob("probe_one-*.json")]
+    n = harness.SAMPLES_PER_ROUND
+
+    def figure(cls, name):
+        bench = cls()
+        bench.key = harness.load_key("b", "st-torch", "cold")
+        return getattr(bench, name)(pickle.loads(pickle.dumps(samples)), "b", "st-torch", "cold")
+
+    for r in range(3):  # three of asv's rounds, each figure once a round
+        imp = figure(bench_load.Stages, "track_import")
+        assert len(asked) == n * (r + 1) and imp == {"samples": list(range(n * r + 1, n * r + n + 1)), "number": 1}
+        assert figure(bench_load.Stages, "track_total")["samples"] == [111 * i for i in imp["samples"]]
+        assert figure(bench_load.Memory, "track_peak_rss_total")["samples"] == [1000 * i for i in imp["samples"]]
+        assert len(asked) == n * (r + 1)  # read, not measured again
+    assert asked == [("b", "st-torch", "cold")] * 3 * n
     with pytest.raises(KeyError):
-        figures["c|st-torch|warm"]  # not a combination of the suite's params
+        samples.take("c|st-torch|warm", "import")  # not a combination of the suite's params
 
 
-def test_probe_figures_are_the_ones_the_results_reader_knows():
-    from embedload.results import PROBE_BENCHMARKS
+def test_a_figure_that_missed_rounds_returns_them_all(tmp_path, monkeypatch):
+    """A figure asv ran in fewer rounds than another (e.g. without -a rounds) returns every round not yet
+    returned, so no measured interpreter is lost."""
+    _fake_rounds(monkeypatch, tmp_path)
+    samples = harness.load_samples()
+    key = harness.load_key("a", "st-torch", "warm")
+    for _ in range(3):
+        samples.take(key, "import")
+    assert len(samples.take(key, "total")["samples"]) == 3 * harness.SAMPLES_PER_ROUND
 
-    tracked = {f"bench_probe.{cls.__name__}.{name}" for cls in (bench_probe.Memory, bench_probe.Encode, bench_probe.Check)
-               for name in dir(cls) if name.startswith("track_")}
-    assert tracked == set(PROBE_BENCHMARKS)
-    assert set(bench_probe.FIGURES) == set(PROBE_BENCHMARKS.values())
+
+def test_skips_and_failures_of_a_round(tmp_path, monkeypatch):
+    from embedload.probe import ProbeError
+
+    for exc, raised, match in ((runtimes.NotAvailable("st-onnx is not installed"), NotImplementedError, "st-onnx"),
+                               (ProbeError("probe of st-torch failed: boom", "stderr tail"), RuntimeError, "boom")):
+        def measure(*params, exc=exc):
+            raise exc
+
+        (tmp_path / match).mkdir()
+        monkeypatch.chdir(tmp_path / match)  # each asv run has a setup_cache folder of its own
+        samples = harness.Samples({"k": ("a",)}, measure)
+        with pytest.raises(raised, match=match):
+            samples.take("k", "import")
+        with pytest.raises(raised, match=match):  # every figure sees the same verdict, measured once
+            samples.take("k", "total")
+        assert len(samples.rounds("k")) == 1
 
 
-def test_memory_setup_skips_and_fails_from_the_cache():
-    figures = {
-        "a|st-onnx|warm": {"skip": "st-onnx is not implemented yet"},
-        "a|st-torch|warm": {"error": "probe of st-torch failed: boom"},
-    }
-    with pytest.raises(NotImplementedError, match="st-onnx"):
-        bench_probe.Memory().setup(figures, "a", "st-onnx", "warm")
-    with pytest.raises(RuntimeError, match="boom"):  # a failure, not a skip
-        bench_probe.Memory().setup(figures, "a", "st-torch", "warm")
-    figures["a|st-onnx|warm"] = {"peak_rss_total": 1.0, "vector_cosine": 0.99999}
-    bench = bench_probe.Check()
-    bench.setup(figures, "a", "st-onnx", "warm")
-    assert bench.track_vector_cosine(figures, "a", "st-onnx", "warm") == 0.99999
-    figures["a|st-torch|warm"] = {"peak_rss_total": 1.0}  # the reference has no cosine of its own
+def test_load_figures_are_the_ones_the_results_reader_knows():
+    tracked = {f"bench_load.{cls.__name__}.{name}" for cls in LOAD_CLASSES for name in dir(cls) if name.startswith("track_")}
+    assert tracked == set(PROBE_BENCHMARKS) | set(TIMING_BENCHMARKS)
+
+
+def test_check_skips_the_reference_runtime_in_setup():
+    bench = bench_load.Check()
     with pytest.raises(NotImplementedError, match="reference"):  # in setup: asv shows a skip
-        bench.setup(figures, "a", "st-torch", "warm")
+        bench.setup(None, "all-MiniLM-L6-v2", "st-torch", "warm")
 
 
-def test_cold_setup_evicts_right_before_the_timed_stage(tiny_model):
-    bench = bench_timing.Load()
-    bench.setup(str(tiny_model), "st-torch", "cold")
-    stmt, setup = bench._source("init")
-    rt = runtimes.get_runtime("st-torch")
-    assert stmt == rt.init_code
-    assert setup.index(rt.import_code) < setup.index("embedload.pagecache") < setup.index("POSIX_FADV_DONTNEED")
-    assert "import embedload" not in setup  # the measured process imports nothing of ours
+SPREAD_SUITE = textwrap.dedent("""
+    import os
+    from embedload import harness, suite
+
+    def _round(model, runtime, cache):
+        with open(os.environ["ROUNDS_LOG"], "a") as f:
+            f.write(cache + "\\n")
+        done = sum(1 for _ in open(os.environ["ROUNDS_LOG"]))
+        return [{"import": done * 10 + i, "init": 1, "first_encode": 1, "total": done * 10 + i + 0.5}
+                for i in range(harness.SAMPLES_PER_ROUND)]
+
+    def samples():
+        return harness.Samples({f"m|r|{c}": ("m", "r", c) for c in ("warm", "cold")}, _round)
+
+    class Stages(suite.Stages):
+        params = (["m"], ["r"], ["warm", "cold"])
+        setup_cache = staticmethod(samples)
+
+        def setup(self, samples, model, runtime, cache):
+            self.key = f"{model}|{runtime}|{cache}"
+""")
+
+
+@pytest.mark.slow
+def test_asv_spreads_the_rounds_over_time_and_keeps_every_sample(tmp_path):
+    """Real asv, -a rounds=3: each combination is measured once a round, the rounds of the two
+    combinations alternate in time, and each figure keeps 3 x SAMPLES_PER_ROUND samples, sample i of
+    every figure from the same interpreter."""
+    from foreign_suite import ForeignSuite
+
+    suite = ForeignSuite(tmp_path / "app")
+    (suite.root / "benchmarks" / "bench_foreign.py").write_text(SPREAD_SUITE)
+    log = tmp_path / "rounds.log"
+    out = suite.asv("run", "--machine", suite.machine, "-E", f"existing:{sys.executable}", "--set-commit-hash",
+                    suite.commits[-1], "--record-samples", "-a", "rounds=3", ROUNDS_LOG=str(log))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert log.read_text().split() == ["warm", "cold"] * 3  # asv's params in order, once a round each
+    (path,) = [p for p in (suite.root / "results" / suite.machine).glob("*.json") if p.name != "machine.json"]
+    data = json.loads(path.read_text())
+    column = data["result_columns"].index("samples")
+    got = {name: data["results"][name][column] for name in ("bench_foreign.Stages.track_import",
+                                                              "bench_foreign.Stages.track_total")}
+    imp, total = got["bench_foreign.Stages.track_import"], got["bench_foreign.Stages.track_total"]
+    assert [len(s) for s in imp] == [3 * harness.SAMPLES_PER_ROUND] * 2
+    assert [[t - 0.5 for t in s] for s in total] == imp  # sample i of both from the same interpreter
 
 
 def test_stage_setup_holds_the_earlier_stages():
@@ -230,48 +320,39 @@ def _suite_names():
     import inspect
     import itertools
 
-    from benchmarks import bench_strategy
-
     return [f"{mod.__name__.split('.')[-1]}.{cls.__name__}.{fn}({', '.join(map(repr, ps))})"
-            for mod in (bench_timing, bench_probe, bench_strategy)
+            for mod in (bench_load, bench_strategy)
             for cls in vars(mod).values() if inspect.isclass(cls) and cls.__module__ == mod.__name__
-            for fn in dir(cls) if fn.startswith(("timeraw_", "track_"))
+            for fn in dir(cls) if fn.startswith("track_")
             for ps in itertools.product(*cls.params)]
 
 
 def test_make_gate_selects_the_default_models_st_torch_figures_and_nothing_it_would_skip():
     """asv runs each selected combination every round, a skipped one too: the default BENCH names
     only what this environment measures (st-torch) and the gate judges."""
-    import re
-
     line = next(ln for ln in (REPO / "Makefile").read_text().splitlines() if ln.startswith("BENCH "))
     regex = line.split("?=", 1)[1].strip()
     selected = {n for n in _suite_names() if re.search(regex, n)}
-    expected = {f"bench_timing.Import.timeraw_import('st-torch', '{c}')" for c in CACHES}
-    expected |= {f"bench_timing.Load.timeraw_total('all-MiniLM-L6-v2', 'st-torch', '{c}')" for c in CACHES}
-    expected |= {f"bench_probe.Memory.{fn}('all-MiniLM-L6-v2', 'st-torch', '{c}')" for c in CACHES
-                 for fn in dir(bench_probe.Memory) if fn.startswith("track_")}
+    expected = {f"bench_load.Stages.track_{s}('all-MiniLM-L6-v2', 'st-torch', '{c}')" for c in CACHES
+                for s in ("import", "total")}
+    expected |= {f"bench_load.Memory.{fn}('all-MiniLM-L6-v2', 'st-torch', '{c}')" for c in CACHES
+                 for fn in dir(bench_load.Memory) if fn.startswith("track_")}
     assert selected == expected
 
 
 @pytest.mark.parametrize("target, prefix, models", [
-    ("bench", ("bench_timing.", "bench_probe."), MODELS[:2]),
-    ("bench-models", ("bench_timing.", "bench_probe."), MODELS),
+    ("bench", ("bench_load.",), MODELS[:2]),
+    ("bench-models", ("bench_load.",), MODELS),
     ("bench-strategies", ("bench_strategy.",), MODELS),
 ])
 def test_make_bench_targets_select_their_st_torch_combinations_only(target, prefix, models):
     """The .venv has st-torch's stack only: make bench's runs select no combination of another runtime
     (each would be a skipped run in every round), and every st-torch one of their benchmarks."""
-    import re
-    import shlex
-
     dry = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True, check=True).stdout
     (run,) = [shlex.split(ln) for ln in dry.splitlines() if re.search(r"(^|/)asv run ", ln)]
     regex = run[run.index("--bench") + 1]
     names = _suite_names()
     selected = {n for n in names if re.search(regex, n)}
-    # the import has no model param
-    expected = {n for n in names if n.startswith(prefix) and "'st-torch'" in n
-                and (n.startswith("bench_timing.Import.") or any(f"('{m}'" in n for m in models))}
+    expected = {n for n in names if n.startswith(prefix) and "'st-torch'" in n and any(f"('{m}'" in n for m in models)}
     assert selected == expected and expected
     assert not any("'st-onnx'" in n or "'fastembed'" in n for n in selected)

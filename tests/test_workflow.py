@@ -49,12 +49,12 @@ def test_the_tutorial_fails_the_gate_where_the_slowdown_is_planted(tiny_model, t
     planted = (work / "gate-planted.txt").read_text()
     assert planted.splitlines()[-1].startswith("FAIL: ") and "1 regression(s)" in planted.splitlines()[-1]
     [regressed] = [line for line in planted.splitlines() if " regressed " in line]
-    assert "timeraw_import(tutorial_app:load, warm)" in regressed
+    assert "track_import(" in regressed and "tutorial_app:load, warm)" in regressed
     fixed = (work / "gate-fixed.txt").read_text()
     assert fixed.splitlines()[-1].startswith("PASS: ") and "1 improvement(s)" in fixed.splitlines()[-1]
     # The fix beside the baseline is read, never gated: same code, separate runs, an A/A that could flip.
     compared = (work / "compare-base.txt").read_text()
-    assert compared.startswith("$ asv compare --machine tutorial ") and "timeraw_import" in compared
+    assert compared.startswith("$ asv compare --machine tutorial ") and "track_import" in compared
     assert not (work / "gate-base.txt").exists()
     assert re.search(r"^-> as expected: the gate at the planted commit [0-9a-f]{8} \(exit 1\)$", out.stdout, re.M)
     assert re.search(r"^-> as expected: the gate at the fix [0-9a-f]{8} against the planted commit \(exit 0\)$", out.stdout, re.M)

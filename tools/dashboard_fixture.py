@@ -20,7 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "fixtures" / "dashboard"
-KEEP = ("bench_timing.Import.timeraw_import", "bench_timing.Load.timeraw_total")
+KEEP = ("bench_load.Stages.track_import", "bench_load.Stages.track_total")
 
 
 def main(argv=None) -> int:

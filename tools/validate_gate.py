@@ -4,7 +4,7 @@
     tools/validate_gate.py run [--sets 10] [--sizes 0,0.05,0.1,0.2] [--bench REGEX] [--workdir DIR]
     tools/validate_gate.py report [--workdir DIR] [--format text|markdown]
 
-A *set* is one ``asv run`` with the gate's own settings (``EMBEDLOAD_TIMING=gate``, rounds
+A *set* is one ``asv run`` with the gate's own settings (``-a rounds=10``, rounds
 interleaved across commits, samples recorded), as ``make gate`` runs ``asv continuous``, over
 1 + len(sizes) commits of a scratch clone: the baseline A (this repository's HEAD) and one
 candidate per size, each an empty commit on top of A, so that every commit measures A's code.
@@ -37,9 +37,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-DEFAULT_BENCH = r"timeraw_import\('st-torch', 'warm'\)|timeraw_total\('all-MiniLM-L6-v2', 'st-torch', 'warm'\)"
-IMPORT = "bench_timing.Import.timeraw_import(st-torch, warm)"
-TOTAL = "bench_timing.Load.timeraw_total(all-MiniLM-L6-v2, st-torch, warm)"
+DEFAULT_BENCH = r"Stages\.track_(import|total)\('all-MiniLM-L6-v2', 'st-torch', 'warm'\)"
+IMPORT = "bench_load.Stages.track_import(all-MiniLM-L6-v2, st-torch, warm)"
+TOTAL = "bench_load.Stages.track_total(all-MiniLM-L6-v2, st-torch, warm)"
 PLANT_PTH = "zz_embedload_planted_slowdown.pth"
 PLANT_MODULE = "zz_embedload_planted_slowdown.py"
 PLANT_SOURCE = '''"""Planted by tools/validate_gate.py for the commits named in {plan}: CPU-bound work in the load."""
@@ -198,7 +198,7 @@ def cmd_run(args) -> int:
         medians = _calibrate(python)
     for leftover in (site / PLANT_PTH, site / PLANT_MODULE):  # a run killed with SIGKILL leaves them
         leftover.unlink(missing_ok=True)
-    env = {**os.environ, "EMBEDLOAD_TIMING": "gate"}
+    env = dict(os.environ)
     (workdir / "hashes.txt").write_text("\n".join(hashes) + "\n")
     for set_no in range(done, done + args.sets):
         plan.write_text(json.dumps({
@@ -213,7 +213,7 @@ def cmd_run(args) -> int:
               f"total {medians['total']:.3f} s) ...", flush=True)
         try:  # in its own process group, ended with this script whatever happens
             proc = run_child(
-                [sys.executable, "-m", "asv", "--config", str(conf), "run", "--record-samples", "--interleave-rounds",
+                [sys.executable, "-m", "asv", "--config", str(conf), "run", "-a", "rounds=10", "--record-samples", "--interleave-rounds",
                  "--bench", args.bench, f"HASHFILE:{workdir / 'hashes.txt'}"],
                 cwd=str(workdir), env=env, timeout=None,
             )

@@ -145,6 +145,15 @@ def main():
     steady_code = compile(spec["steady_code"], "<steady encode>", "exec")
 
     residency = make_cold(spec["cold"]) if spec.get("cold") else None
+    if spec.get("bare"):
+        # The same stages with one clock around them and nothing else: what the per-stage timers and
+        # memory reads cost, measured against this (tools/check_sample.py).
+        start = time.perf_counter()
+        for _name, code in compiled:
+            exec(code, namespace)
+        end = time.perf_counter()
+        _write(spec["result_path"], {"bare_total": end - start, "residency": residency, "pid": os.getpid()})
+        return
     if spec.get("prelude"):
         exec(compile(spec["prelude"], "<prelude>", "exec"), namespace)
     memory = ProcMemory() if ProcMemory.available() else SampledMemory()
@@ -211,10 +220,14 @@ def main():
         "pid": os.getpid(),
         "prelude_report": namespace.get("EMBEDLOAD_REPORT"),
     }
-    tmp = spec["result_path"] + ".tmp"
+    _write(spec["result_path"], result)
+
+
+def _write(path, result):
+    tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f)
-    os.replace(tmp, spec["result_path"])
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ BENCH_SOURCE = '''"""This application's load, measured by embedload (written by 
 
 What is measured is set in pyproject.toml, [tool.embedload.suite]: the loaders (module:callable,
 called with (model_path, device), returning an object with encode), the models, built-in runtimes
-and cache states. Each stage is timed in a fresh interpreter; see embedload's docs/adopt.md.
+and cache states. Each sample is one fresh interpreter that imports, initialises and encodes once;
+every figure below comes from the same interpreters, 2 a round: run asv with `-a rounds=N` for
+2N samples a figure (the workflow takes 10 rounds, 20 a side). See embedload's docs/adopt.md.
 """
 
 from pathlib import Path
@@ -46,19 +48,15 @@ from pathlib import Path
 from embedload import harness, suite
 
 SETTINGS = harness.configure(Path(__file__).resolve().parent.parent / "pyproject.toml")
-_LOAD_PARAMS = (harness.MODELS, harness.RUNTIMES, harness.CACHES)
+_PARAMS = (harness.MODELS, harness.RUNTIMES, harness.CACHES)
 
 
-class Import(suite.Import):
-    params = (harness.RUNTIMES, harness.CACHES)
-
-
-class Load(suite.Load):
-    params = _LOAD_PARAMS
+class Stages(suite.Stages):
+    params = _PARAMS
 
 
 class Memory(suite.Memory):
-    params = _LOAD_PARAMS
+    params = _PARAMS
 '''
 
 WORKFLOW = """# Written by `embedload init`: measure the pull request's base and head back to back, then gate.
@@ -77,10 +75,10 @@ jobs:
           python-version: "3.11"
       - name: Install embedload and asv
         run: python -m pip install {embedload_spec}
-      - name: Measure base and head (rounds interleaved)
+      - name: Measure base and head (10 rounds of 2 samples, interleaved)
         run: |
           asv machine --yes
-          asv continuous --record-samples --interleave-rounds --show-stderr \\
+          asv continuous -a rounds=10 --record-samples --interleave-rounds --show-stderr \\
             origin/${{{{ github.base_ref }}}} HEAD || true
       - name: Gate
         run: |

@@ -8,24 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The stages one load goes through, in order; ``total`` times all three in one process.
+#: The stages one load goes through, in order; ``total`` spans all three in the same process.
 PARTS = ("import", "init", "first_encode")
 STAGES = PARTS + ("total",)
 
-#: Timed stages as asv ``timeraw_`` benchmarks. The import does not depend on the model.
-IMPORT_BENCHMARK = "bench_timing.Import.timeraw_import"
-TIMING_BENCHMARKS = {
-    IMPORT_BENCHMARK: "import",
-    "bench_timing.Load.timeraw_init": "init",
-    "bench_timing.Load.timeraw_first_encode": "first_encode",
-    "bench_timing.Load.timeraw_total": "total",
-}
+#: Every figure of a load comes from the same fresh interpreters (docs/measurement.md, "One
+#: sample"), tracked as asv ``track_`` benchmarks that return their samples.
+TIMING_BENCHMARKS = {f"bench_load.Stages.track_{stage}": stage for stage in STAGES}
 BENCHMARK_BY_STAGE = {stage: name for name, stage in TIMING_BENCHMARKS.items()}
+IMPORT_BENCHMARK = BENCHMARK_BY_STAGE["import"]
 
 
 @dataclass(frozen=True)
 class Figure:
-    """A figure the probe measures in a fresh child, tracked as an asv ``track_`` benchmark."""
+    """A figure of one load besides the stages' times, tracked as an asv ``track_`` benchmark."""
 
     name: str
     benchmark: str
@@ -33,20 +29,33 @@ class Figure:
 
 
 PROBE_FIGURES = (
-    *(Figure(f"peak_rss_{s}", f"bench_probe.Memory.track_peak_rss_{s}", "bytes") for s in STAGES),
-    *(Figure(f"peak_increase_{s}", f"bench_probe.Memory.track_peak_increase_{s}", "bytes") for s in ("init", "first_encode")),
-    Figure("rss_growth", "bench_probe.Memory.track_rss_growth_total", "bytes"),
-    Figure("steady_encode", "bench_probe.Encode.track_steady_encode", "seconds"),
-    Figure("vector_cosine", "bench_probe.Check.track_vector_cosine", "cosine"),
+    *(Figure(f"peak_rss_{s}", f"bench_load.Memory.track_peak_rss_{s}", "bytes") for s in STAGES),
+    *(Figure(f"peak_increase_{s}", f"bench_load.Memory.track_peak_increase_{s}", "bytes") for s in ("init", "first_encode")),
+    Figure("rss_growth", "bench_load.Memory.track_rss_growth_total", "bytes"),
+    Figure("steady_encode", "bench_load.Encode.track_steady_encode", "seconds"),
+    Figure("vector_cosine", "bench_load.Check.track_vector_cosine", "cosine"),
 )
 PROBE_BENCHMARKS = {f.benchmark: f.name for f in PROBE_FIGURES}
 FIGURE_UNITS = {f.name: f.unit for f in PROBE_FIGURES}
 
-#: An application's start-up under each load strategy (``embedload.strategies``): timed in fresh
-#: interpreters (``timeraw_``), and its cost and memory from the strategy probe (``track_``).
+#: The design before one load per sample (its last commit: ``BEFORE_ONE_LOAD_COMMIT``): each stage
+#: timed in fresh interpreters of its own (asv ``timeraw_``), the import once per runtime and cache
+#: for every model, memory from three more loads as one median. Its names, and today's figure of the
+#: same stage; the two are not one series (docs/asv.md, "Before one load per sample").
+BEFORE_ONE_LOAD = {
+    "bench_timing.Import.timeraw_import": IMPORT_BENCHMARK,
+    **{f"bench_timing.Load.timeraw_{s}": BENCHMARK_BY_STAGE[s] for s in ("init", "first_encode", "total")},
+    **{f.benchmark.replace("bench_load.", "bench_probe."): f.benchmark for f in PROBE_FIGURES},
+    "bench_strategy.Strategy.timeraw_ready": "bench_strategy.Strategy.track_ready",
+    "bench_strategy.Strategy.timeraw_first_vector": "bench_strategy.Strategy.track_first_vector",
+}
+BEFORE_ONE_LOAD_COMMIT = "61b3e01"
+
+#: An application's start-up under each load strategy (``embedload.strategies``): every figure of a
+#: sample from the same strategy run (``embedload.startup.run_strategy``).
 STRATEGY_TIMING = {
-    "bench_strategy.Strategy.timeraw_ready": "ready",
-    "bench_strategy.Strategy.timeraw_first_vector": "first_vector",
+    "bench_strategy.Strategy.track_ready": "ready",
+    "bench_strategy.Strategy.track_first_vector": "first_vector",
 }
 STRATEGY_FIGURES = (
     Figure("foreground_slowdown", "bench_strategy.StrategyCost.track_foreground_slowdown", "ratio"),
@@ -57,7 +66,7 @@ STRATEGY_BENCHMARKS = {f.benchmark: f.name for f in STRATEGY_FIGURES}
 FIGURE_UNITS.update({f.name: f.unit for f in STRATEGY_FIGURES})
 
 #: The module ``embedload init`` writes in an application's suite: the same classes, so the same
-#: figures (``bench_embedload.Load.timeraw_total`` is ``bench_timing.Load.timeraw_total``).
+#: figures (``bench_embedload.Stages.track_total`` is ``bench_load.Stages.track_total``).
 APP_MODULE = "bench_embedload"
 
 
@@ -70,3 +79,12 @@ def catalog_name(benchmark: str) -> str:
         if name.partition(".")[2] == rest:
             return name
     return benchmark
+
+
+def before_one_load(benchmark: str) -> str | None:
+    """Today's name of a benchmark of the design before one load per sample (None: it is not one)."""
+    module, _, rest = benchmark.partition(".")
+    for old, new in BEFORE_ONE_LOAD.items():
+        if benchmark == old or (module == APP_MODULE and old.partition(".")[2] == rest):
+            return new if module != APP_MODULE else f"{APP_MODULE}.{new.partition('.')[2]}"
+    return None

@@ -349,7 +349,7 @@ def _cmd_init(args) -> int:
         print(f"{w.status:<9} {w.path}" + (f"  ({w.note})" if w.note and "\n" not in w.note else ""))
         if "\n" in w.note:
             print(w.note)
-    print("\nnext: commit these files, then `asv machine --yes && asv run` (README of your suite: "
+    print("\nnext: commit these files, then `asv machine --yes && asv run -a rounds=4` (README of your suite: "
           "embedload's docs/adopt.md)")
     return 0
 

@@ -119,11 +119,14 @@ def conditions_file(conf_dir: str | Path, commit: str, env_name: str) -> Path:
 
 def record(benchmark_class: str, params: tuple, window: Window) -> None:
     """Append one round's conditions for the current asv run; a no-op outside asv."""
+    record_found(benchmark_class, params, window.close())
+
+
+def record_found(benchmark_class: str, params: tuple, found: dict | None) -> None:
+    """Append one round's conditions (what :meth:`Window.close` found) for the current asv run; a
+    no-op outside asv or when nothing was found."""
     commit, conf_dir, env_name = (os.environ.get(k) for k in ("ASV_COMMIT", "ASV_CONF_DIR", "ASV_ENV_NAME"))
-    if not (commit and conf_dir and env_name):
-        return
-    found = window.close()
-    if found is None:
+    if not (commit and conf_dir and env_name) or found is None:
         return
     entry = {"class": benchmark_class, "params": [str(p) for p in params], "run": _asv_run(), **found}
     reasons.append_line(conditions_file(conf_dir, commit, env_name), json.dumps(entry))
@@ -145,6 +148,9 @@ class Conditions:
     #: which tells the gate whether two commits' rounds were interleaved or taken in separate runs
     first_start: float | None = None
     last_end: float | None = None
+    #: fresh interpreters the rounds started (each one sample of every figure of its combination);
+    #: None: rounds recorded before the suite counted them
+    samples: int | None = None
 
     @property
     def other_cores(self) -> float:
@@ -204,6 +210,7 @@ def summarize(entries: list[dict]) -> Conditions:
         steal=sum(e["steal_cpu"] for e in entries) / machine if machine > 0 else 0.0, load=max(e["load"] for e in entries),
         first_start=min(e["start"] for e in entries) if all("start" in e for e in entries) else None,
         last_end=max(e["end"] for e in entries) if all("end" in e for e in entries) else None,
+        samples=sum(int(e["samples"]) for e in entries) if all("samples" in e for e in entries) else None,
     )
 
 

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .catalog import before_one_load
 from .conditions import Conditions, rounds_overlap
 from .config import Config
 from .loadrows import LoadRow, StrategyRow, rows_from_measurements, strategy_rows
@@ -405,7 +406,11 @@ def evaluate(
         )
     judged = ("regressed", "improved", "unchanged", "insignificant")
     if baseline is not None and ok and not problems and not any(c.status in judged for c in comparisons):
-        problems.append(f"no benchmark measured on both sides, in the same version, with the baseline {baseline_name}")
+        before = any(before_one_load(m.benchmark) for m in baseline if m.status == "ok")
+        problems.append(f"no benchmark measured on both sides, in the same version, with the baseline {baseline_name}"
+                        + ("; the baseline's results are of the design before one load per sample (bench_timing, "
+                           "bench_probe), which are not one series with today's figures: measure the baseline "
+                           "again with this suite (docs/asv.md)" if before else ""))
     if "regressions" in fail_on and "targets" not in fail_on and baseline is None:
         problems.append("--fail-on regressions needs --baseline")
     if "targets" in fail_on and "regressions" not in fail_on and ok and not checks:

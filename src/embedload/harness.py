@@ -1,14 +1,13 @@
 """The asv suite's harness: the only embedload module ``benchmarks/`` imports.
 
-Params, timing settings and the helpers the benchmark classes call: resolving a model (or a
-skip with its reason), the folder a runtime loads, warm and cold page-cache preparation, the
-reasons kept for skips and failures, and the probe runs behind the ``track_`` figures.
+Params, sampling settings and the helpers the benchmark classes call: resolving a model (or a
+skip with its reason), the folder a runtime loads, the reasons kept for skips and failures, and
+the rounds of fresh interpreters behind every figure (:class:`Samples`).
 
 The suite must be importable whatever is installed: params are fixed strings, nothing heavy is
 imported here, and an unavailable combination raises ``NotImplementedError`` in ``setup`` (asv
 then shows it as skipped). asv runs ``benchmarks/`` from the working tree against the embedload
-of the commit being measured; for an embedload older than this module the suite falls back to
-``benchmarks/_before_harness.py`` (docs/asv.md).
+of the commit being measured (docs/asv.md says which commits that can be).
 """
 
 from __future__ import annotations
@@ -18,17 +17,15 @@ import dataclasses
 import hashlib
 import json
 import os
-import statistics
 from pathlib import Path
 
-from . import pagecache, reasons, runtimes  # noqa: F401  (runtimes: the stage sources bench_timing uses)
-from .catalog import PROBE_FIGURES
+from . import conditions, reasons, runtimes
 from .config import ConfigError, SuiteSettings, load_config
 from .models import DEFAULT_MODEL, KNOWN_MODELS, ModelError, resolve_model
 from .prepared import model_for
-from .probe import ProbeError, probe_figure, run_probe
+from .probe import ProbeError, run_figures, run_probe
 from .runtimes import CACHE_STATES, RUNTIME_NAMES, NotAvailable, check_measurable, importable, loader_runtime
-from .startup import RUN_FIGURES, check_strategy, run_strategy, start_service, strategy_service  # noqa: F401  (start_service: the suite's)
+from .startup import check_strategy, run_strategy, strategy_service
 from .strategies import STRATEGY_NAMES
 
 MODELS = tuple(KNOWN_MODELS)
@@ -38,26 +35,21 @@ CACHES = CACHE_STATES
 STRATEGY_MODELS = (DEFAULT_MODEL,)
 STRATEGIES_PARAM = STRATEGY_NAMES
 
-# Timing: a fresh interpreter per sample. rounds x repeat = 8 samples per benchmark, enough for
-# asv's Mann-Whitney test to reject (p < 0.002 two-sided needs C(n+m, n) > 1000, i.e. n = m >= 7). asv interleaves
-# rounds across benchmarks, so 4 rounds of 2 spread each benchmark over 4 time windows: on this
-# shared machine drift between windows was up to 10%, and fewer, longer rounds let it bias one
-# stage against another. No warm-up sample (warmup_time=0): setup reads the stage's files for
-# cache=warm, and evicts them before every sample for cache=cold.
-TIMING = dict(number=1, repeat=2, rounds=4, warmup_time=0, timeout=600)
-#: The gate's samples (``make gate`` and ``tools/validate_gate.py`` set ``EMBEDLOAD_TIMING=gate``):
-#: 20 a side, in 10 rounds that asv continuous interleaves between the two commits, so both see
-#: the same minutes. At ~10% noise per sample the gate's test then sees about +11% per
-#: comparison (two in the run), and +10% in either the import or the total ~97% of the time
-#: (docs/gate.md: "The test"; tests/test_power.py simulates it).
-GATE_TIMING = dict(TIMING, rounds=10)
-if os.environ.get("EMBEDLOAD_TIMING") == "gate":
-    TIMING = GATE_TIMING
-
-#: Fresh probe processes per combination behind each ``track_`` figure (their median).
-PROBE_RUNS = 3
-#: The figures the ``track_`` benchmarks read, from the catalog.
-FIGURES = tuple(f.name for f in PROBE_FIGURES)
+#: Sampling: one fresh interpreter per sample, and every figure of a combination comes from the
+#: same interpreters (``Samples``). A round is ``SAMPLES_PER_ROUND`` of them; asv gives the rounds
+#: (``asv run -a rounds=N``: asv runs a ``track_`` benchmark once unless told, and then appends each
+#: round's samples). ``ROUNDS`` x 2 = 8 samples a figure, enough for asv's Mann-Whitney test to
+#: reject (p < 0.002 two-sided needs C(n+m, n) > 1000, i.e. n = m >= 7); the gate's 10 rounds give
+#: 20 a side, which ``asv continuous --interleave-rounds`` alternates between the two commits round
+#: by round. Several short rounds spread a figure over several time windows, so that the machine's
+#: drift between windows cannot bias one combination against another (docs/measurement.md).
+SAMPLES_PER_ROUND = 2
+ROUNDS = 4
+#: The gate's rounds (``make gate``, ``tools/validate_gate.py``): 20 samples a side. The gate's
+#: power at that count is in docs/gate.md ("The test"; tests/test_power.py simulates it).
+GATE_ROUNDS = 10
+#: Seconds a figure may take: the first figure of a round measures the round's interpreters.
+TIMEOUT = 1800
 
 #: The suite's own pyproject.toml, for [tool.embedload.models]; set by benchmarks/common.py
 #: (asv runs benchmarks from a temporary folder, so walking up from there finds nothing).
@@ -117,20 +109,6 @@ def loaded_folder(model, runtime):
     return model_for(model, runtime)
 
 
-def make_warm(runtime, model_path, device):
-    """Read every file the stages read, so that warm samples find them in the page cache."""
-    pagecache.make_warm(runtime, model_path, device)
-
-
-def make_cold_sources(runtime, model_path, device, label):
-    """Per stage: untimed source that evicts what the stage reads, failing the sample unless cold."""
-    drop = os.environ.get("EMBEDLOAD_DROP_CACHES") == "1"
-    return {
-        stage: pagecache.helper_source(pagecache.write_file_list(files), f"{label}|{stage}", drop)
-        for stage, files in pagecache.stage_files(runtime, model_path, device).items()
-    }
-
-
 @contextlib.contextmanager
 def recorded(benchmark, params):
     """Keep the reason for a skip or a setup failure, which asv prints but does not save."""
@@ -150,36 +128,47 @@ def benchmark_class_name(benchmark) -> str:
     return f"{type(benchmark).__module__.rsplit('.', 1)[-1]}.{type(benchmark).__qualname__}"
 
 
-def probe_key(model, runtime, cache):
+def load_key(model, runtime, cache):
     return f"{model}|{runtime}|{cache}"
 
 
-def probe_all_combinations():
-    """asv ``setup_cache`` of the probe's figures: {key: {figure: median}} or a reason, per combination.
-
-    Nothing is probed here: a combination gets its ``PROBE_RUNS`` probe runs the first time a ``track_``
-    benchmark of it asks (:class:`OnFirstUse`), so a run probes only what its ``--bench`` selected.
-    """
-    return OnFirstUse({probe_key(m, r, c): (m, r, c) for m in MODELS for r in RUNTIMES for c in CACHES}, _probe_one)
+def strategy_key(model, runtime, cache, strategy):
+    return f"{model}|{runtime}|{cache}|{strategy}"
 
 
-def _probe_one(model, runtime, cache):
-    def measure():
-        rt, resolved = measurable(runtime, cache), resolve(model)
-        return [{name: probe_figure(run, name) for name in FIGURES}
-                for run in (run_probe(resolved, rt, cache) for _ in range(PROBE_RUNS))]
-
-    return _medians_or_reason(measure, FIGURES)
+def load_samples():
+    """asv ``setup_cache`` of the load's figures (``bench_load``): :class:`Samples` of every combination."""
+    return Samples({load_key(m, r, c): (m, r, c) for m in MODELS for r in RUNTIMES for c in CACHES}, _load_round)
 
 
-class OnFirstUse:
-    """What a ``setup_cache`` returns: each combination's figures, measured when first asked for.
+def strategy_samples():
+    """asv ``setup_cache`` of the strategies' figures (``bench_strategy``): :class:`Samples` of every combination."""
+    return Samples({strategy_key(m, r, c, s): (m, r, c, s) for m in STRATEGY_MODELS for r in RUNTIMES
+                    for c in CACHES for s in STRATEGIES_PARAM}, _strategy_round)
 
-    asv runs every ``track_`` benchmark in its own process, in the ``setup_cache`` folder (the
-    working directory of both; asv removes it after the run). The first process to ask for a
-    combination measures it and keeps the result there as JSON (written whole, then renamed);
-    the figures after it read that file. A combination no selected benchmark asks for is never
-    measured.
+
+def _load_round(model, runtime, cache):
+    rt, resolved = measurable(runtime, cache), resolve(model)
+    return [run_figures(run_probe(resolved, rt, cache)) for _ in range(SAMPLES_PER_ROUND)]
+
+
+def _strategy_round(model, runtime, cache, strategy):
+    st, rt, resolved = check_strategy(strategy, cache), measurable(runtime, cache), resolve(model)
+    with strategy_service(st, resolved, rt, runtimes.device_from_env()) as service:
+        return [run_strategy(resolved, rt, cache, st, service=service) for _ in range(SAMPLES_PER_ROUND)]
+
+
+class Samples:
+    """What a ``setup_cache`` returns: each combination's samples, a round of fresh interpreters at a time.
+
+    asv runs every ``track_`` benchmark in a process of its own, in the ``setup_cache`` folder, and
+    repeats the whole set once per round. :meth:`take` gives a figure the samples of every round
+    measured in this folder that it has not yet returned; when there is none, it first measures a
+    round: ``SAMPLES_PER_ROUND`` fresh interpreters, each one sample of *every* figure of the
+    combination. So in each round the first figure asked measures, the others read the same
+    interpreters, and no figure pays a load of its own. Each round is kept as JSON in the folder
+    (written whole, then renamed), with the conditions over its measurement, recorded once per
+    benchmark class. A combination no selected benchmark asks for is never measured.
     """
 
     def __init__(self, params: dict, measure):
@@ -187,51 +176,76 @@ class OnFirstUse:
         self.params = params
         self.measure = measure
 
-    def __getitem__(self, key):
+    def _path(self, key: str, what: str) -> Path:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return Path(self.folder) / f"{self.measure.__name__.strip('_')}-{digest}.{what}"
+
+    def _read_count(self, key: str, who: str) -> int:
+        path = self._path(key, f"{who}.taken")
+        return int(path.read_text()) if path.is_file() else 0
+
+    def _write(self, path: Path, text: str) -> None:
+        tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+
+    def rounds(self, key: str) -> list[dict]:
+        """The rounds measured so far for ``key``, in order."""
+        found, i = [], 0
+        while (path := self._path(key, f"round{i}.json")).is_file():
+            found.append(json.loads(path.read_text()))
+            i += 1
+        return found
+
+    def measure_round(self, key: str) -> dict:
+        """Measure one round of ``key`` and keep it: {"samples": [{figure: value}], "conditions"} or a reason."""
         if key not in self.params:
             raise KeyError(key)
-        path = Path(self.folder) / f"{self.measure.__name__.strip('_')}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
-        if path.is_file():
-            return json.loads(path.read_text())
-        figures = self.measure(*self.params[key])
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(figures))
-        os.replace(tmp, path)
-        return figures
+        window = conditions.Window.open()
+        found = _samples_or_reason(lambda: self.measure(*self.params[key]))
+        closed = window.close()
+        # how many measured interpreters the round started: the count make bench's log line adds up
+        found["conditions"] = closed and {**closed, "samples": len(found.get("samples", ()))}
+        self._write(self._path(key, f"round{len(self.rounds(key))}.json"), json.dumps(found))
+        return found
+
+    def take(self, key: str, figure: str, benchmark_class: str = "") -> dict:
+        """asv's result for ``figure``: ``{"samples": [...], "number": 1}``, its rounds not yet taken.
+
+        Raises :class:`NotAvailable` for a combination that cannot be measured (a skip) and
+        ``RuntimeError`` for one that failed (with the failure's text).
+        """
+        taken = self._read_count(key, figure)
+        rounds = self.rounds(key)
+        if taken >= len(rounds):
+            rounds.append(self.measure_round(key))
+        new = rounds[taken:]
+        for found in new:
+            if "skip" in found:
+                raise NotAvailable(found["skip"])
+            if "error" in found:
+                raise RuntimeError(found["error"])
+        self._write(self._path(key, f"{figure}.taken"), str(len(rounds)))
+        if benchmark_class:
+            recorded_rounds = self._read_count(key, benchmark_class)
+            params = tuple(self.params[key])
+            for found in rounds[recorded_rounds:]:
+                conditions.record_found(benchmark_class, params, found.get("conditions"))
+            self._write(self._path(key, f"{benchmark_class}.taken"), str(len(rounds)))
+        samples = [s[figure] for found in new for s in found["samples"] if s.get(figure) is not None]
+        if not samples:
+            raise NotAvailable(f"{figure} is not measured for {key}")
+        return {"samples": samples, "number": 1}
 
 
-def _medians_or_reason(measure, names) -> dict:
-    """``measure()``'s runs ({figure: value or None} each) as {figure: median}, or why there are none:
-    ``{"skip": reason}`` (asv shows a skip) or ``{"error": text}`` (the benchmark fails with it)."""
+def _samples_or_reason(measure) -> dict:
+    """``measure()``'s runs as {"samples": runs}, or why there are none: ``{"skip": reason}`` (asv
+    shows a skip) or ``{"error": text}`` (the benchmark fails with it)."""
     try:
-        runs = measure()
+        return {"samples": measure()}
     except NotAvailable as exc:
         return {"skip": str(exc)}
     except ProbeError as exc:
         return {"error": f"{exc}\n{exc.stderr[-4000:]}"}
     except RuntimeError as exc:  # e.g. prepared.CheckFailed: it computes something else
         return {"error": f"{type(exc).__name__}: {exc}"}
-    return {name: statistics.median(v) for name in names if (v := [r[name] for r in runs if r.get(name) is not None])}
-
-
-def strategy_key(model, runtime, cache, strategy):
-    return f"{model}|{runtime}|{cache}|{strategy}"
-
-
-def strategy_all_combinations():
-    """asv ``setup_cache`` of the strategy runs' figures: {key: {figure: median}} or a reason, per combination.
-
-    As :func:`probe_all_combinations`: a combination gets its ``PROBE_RUNS`` strategy runs
-    (``embedload.startup``; a service started once for them) when a ``track_`` benchmark first asks.
-    """
-    return OnFirstUse({strategy_key(m, r, c, s): (m, r, c, s) for m in STRATEGY_MODELS for r in RUNTIMES
-                       for c in CACHES for s in STRATEGIES_PARAM}, _strategy_one)
-
-
-def _strategy_one(model, runtime, cache, strategy):
-    def measure():
-        st, rt, resolved = check_strategy(strategy, cache), measurable(runtime, cache), resolve(model)
-        with strategy_service(st, resolved, rt, runtimes.device_from_env()) as service:
-            return [run_strategy(resolved, rt, cache, st, service=service) for _ in range(PROBE_RUNS)]
-
-    return _medians_or_reason(measure, RUN_FIGURES)

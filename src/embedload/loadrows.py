@@ -11,7 +11,6 @@ import statistics
 from dataclasses import dataclass, field
 
 from .catalog import (
-    IMPORT_BENCHMARK,
     PARTS,
     PROBE_BENCHMARKS,
     STAGES,
@@ -21,10 +20,6 @@ from .catalog import (
     catalog_name,
 )
 from .results import Measurement
-
-#: The model of a row that has only the import (e.g. ``asv run --bench timeraw_import``): the
-#: import does not load a model, and is held to the targets that apply to every model.
-ANY_MODEL = "(any model)"
 
 
 @dataclass
@@ -104,40 +99,22 @@ class LoadRow:
 
 
 def rows_from_measurements(measurements: list[Measurement], strategies: dict[str, str] | None = None) -> list[LoadRow]:
-    """Rows for every model/runtime/cache with a measured figure; ``strategies`` names a loader's strategy.
-
-    The import does not depend on the model: its figure is shared by every row of its runtime and
-    cache that has something else measured. An import with no such row gets a row of its own,
-    model ``ANY_MODEL``, so that it is shown and held to its target.
-    """
+    """Rows for every model/runtime/cache with a measured figure; ``strategies`` names a loader's strategy."""
     rows: dict[tuple, LoadRow] = {}
-    imports: dict[tuple, StageStat] = {}
     # Several stacks (asv environments) in one set: rows are told apart by stack.
     several = len({m.stack for m in measurements if m.status == "ok"}) > 1
     for m in measurements:
         if m.status != "ok":
             continue
         p = m.params
-        stack = m.stack if several else ""
-        benchmark = catalog_name(m.benchmark)
-        if benchmark == IMPORT_BENCHMARK:
-            imports[(p.get("runtime"), p.get("cache"), stack)] = StageStat.from_measurement(m)
-            continue
-        key = (p.get("model"), p.get("runtime"), p.get("cache"), stack)
+        key = (p.get("model"), p.get("runtime"), p.get("cache"), m.stack if several else "")
         if None in key:
             continue
+        benchmark = catalog_name(m.benchmark)
         if benchmark in TIMING_BENCHMARKS:
             rows.setdefault(key, LoadRow(*key)).timings[TIMING_BENCHMARKS[benchmark]] = StageStat.from_measurement(m)
         elif benchmark in PROBE_BENCHMARKS:
             rows.setdefault(key, LoadRow(*key)).probe[PROBE_BENCHMARKS[benchmark]] = m.value
-    for row in rows.values():
-        stat = imports.get((row.runtime, row.cache, row.stack))
-        if stat is not None:
-            row.timings["import"] = stat
-    used = {(row.runtime, row.cache, row.stack) for row in rows.values()}
-    for (runtime, cache, stack), stat in imports.items():
-        if (runtime, cache, stack) not in used and None not in (runtime, cache):
-            rows[(ANY_MODEL, runtime, cache, stack)] = LoadRow(ANY_MODEL, runtime, cache, stack, timings={"import": stat})
     for row in rows.values():
         row.strategy = (strategies or {}).get(row.runtime)
     return [rows[k] for k in sorted(rows)]

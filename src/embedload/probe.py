@@ -24,8 +24,10 @@ import re
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+from .catalog import PROBE_FIGURES, STAGES
 from .children import ChildTimeout, child_environ, describe_exit, run_child
 from .models import ModelError, ResolvedModel, check_weight_files
 from .pagecache import DiscoveryError, helper_source, make_warm, stage_files, write_file_list
@@ -77,6 +79,7 @@ def run_probe(
     drop_caches: bool = False,
     model_is_prepared: bool = False,
     prelude: str | None = None,
+    bare: bool = False,
 ) -> dict:
     """Measure every stage once, in one fresh process. Raises :class:`ProbeError` on failure.
 
@@ -89,6 +92,9 @@ def run_probe(
     checks what it made), so it is loaded as is and its vector is not checked.
     ``prelude``: source run in the child before the first stage, untimed (a what-if hook: see
     :mod:`embedload.deferral`); what it leaves in ``EMBEDLOAD_REPORT`` is returned as ``prelude_report``.
+    ``bare``: the same stages with one clock around all three and no per-stage timer or memory read;
+    returns only ``bare_total`` and ``process_seconds`` (what the instrument costs: tools/check_sample.py).
+    Every result has ``process_seconds``: the child's whole life (start to exit), timed from outside.
     """
     if isinstance(runtime, Runtime):
         rt = runtime
@@ -134,11 +140,14 @@ def run_probe(
             "result_path": result_path,
             "cold": cold,
             "prelude": prelude,
+            "bare": bare,
         }
         cmd = [*launcher, python or sys.executable, "-c", _CHILD_SOURCE.read_text(encoding="utf-8")]
         try:
+            started = time.perf_counter()
             proc = run_child(cmd, input=json.dumps(spec), cwd=workdir, env=child_environ(), timeout=timeout,
                              cleanup=[workdir])
+            process_seconds = time.perf_counter() - started
         except ChildTimeout as exc:
             raise ProbeError(f"probe of {runtime} timed out after {timeout:g} s (its whole process group was ended)",
                              exc.stderr) from None
@@ -148,6 +157,9 @@ def run_probe(
             raise ProbeError(_failure_headline(runtime, model, proc.returncode, proc.stderr), proc.stderr)
         with open(result_path, encoding="utf-8") as f:
             result = json.load(f)
+    result["process_seconds"] = process_seconds
+    if bare:
+        return result
 
     stages = result["stages"]
     first, last = stages[PARTS[0]], stages[PARTS[-1]]
@@ -195,3 +207,11 @@ def probe_figure(run: dict, figure: str) -> float | None:
         if figure.startswith(prefix):
             return run["stages"][figure[len(prefix):]][key]
     raise KeyError(figure)
+
+
+def run_figures(run: dict) -> dict[str, float | None]:
+    """Every figure of one probe run (one fresh interpreter): each stage's seconds, by stage name, and the
+    catalog's other figures (:func:`probe_figure`). One sample of each, for the asv suite and the profiler."""
+    figures: dict[str, float | None] = {stage: run["stages"][stage]["seconds"] for stage in STAGES}
+    figures.update({f.name: probe_figure(run, f.name) for f in PROBE_FIGURES})
+    return figures

@@ -27,12 +27,9 @@ from .importtime import profile_imports
 from .models import DEFAULT_MODEL, resolve_model
 from .pagecache import check_can_drop_caches
 from .probe import DEFAULT_TIMEOUT, run_probe
-from .profilefile import (  # noqa: F401  (probe_figure: the name older benchmarks import from here)
-    SCHEMA,
-    measurements_from_profile,
+from .profilefile import (
     measurements_from_runs,
     measurements_from_strategy_runs,
-    probe_figure,
     profile_document,
 )
 from .results import Measurement

@@ -17,13 +17,12 @@ from asv_runner.statistics import compute_stats
 from .catalog import (
     BENCHMARK_BY_STAGE,
     FIGURE_UNITS,
-    IMPORT_BENCHMARK,
     PARTS,
     PROBE_BENCHMARKS,
     STRATEGY_BENCHMARKS,
     STRATEGY_TIMING,
 )
-from .probe import probe_figure  # noqa: F401  (re-exported: older benchmarks import it from embedload.profile)
+from .probe import run_figures
 from .results import Measurement, ResultsError, is_finite_number
 
 SCHEMA = "embedload.profile/1"
@@ -39,16 +38,12 @@ def measurements_from_runs(runs: list[dict]) -> list[Measurement]:
         groups.setdefault(key, []).append(float(value))
         params[key] = p
 
+    names = {**BENCHMARK_BY_STAGE, **{figure: name for name, figure in PROBE_BENCHMARKS.items()}}
     for run in runs:
-        rc = {"runtime": run["runtime"], "cache": run["cache"]}
-        mrc = {"model": run["model"], **rc}
-        add(IMPORT_BENCHMARK, rc, run["stages"]["import"]["seconds"])
-        for stage in ("init", "first_encode", "total"):
-            add(BENCHMARK_BY_STAGE[stage], mrc, run["stages"][stage]["seconds"])
-        for name, figure in PROBE_BENCHMARKS.items():
-            value = probe_figure(run, figure)
+        mrc = {"model": run["model"], "runtime": run["runtime"], "cache": run["cache"]}
+        for figure, value in run_figures(run).items():
             if value is not None:
-                add(name, mrc, value)
+                add(names[figure], mrc, value)
     out = []
     for key, samples in groups.items():
         benchmark = key[0]

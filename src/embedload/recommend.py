@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .loadrows import ANY_MODEL
 from .runtimes import REFERENCE_RUNTIME
 from .units import format_bytes, format_seconds
 
@@ -193,7 +192,7 @@ def recommendations(report: Report) -> list[str]:
     out.extend(model_comparison(report.rows))
     out.extend(strategy_comparison(report.strategies))
     runtimes = {row.runtime for row in report.rows}
-    models = {row.model for row in report.rows if row.model != ANY_MODEL}
+    models = {row.model for row in report.rows}
     if len(runtimes) == 1 and report.rows:
         (only,) = runtimes
         if ":" in only:  # a loader (module:callable), in an application's suite

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from asv import util
 from tabulate import tabulate
 
-from .catalog import PARTS, STAGES
+from .catalog import PARTS, STAGES, before_one_load
 from .conditions import MAX_OTHER_CORES, MAX_STEAL, Conditions
 from .gate import Comparison, Report, TargetCheck
 from .loadrows import rows_from_measurements, stages_add_up, strategy_rows
@@ -50,6 +50,17 @@ def _timing_cell(stat) -> str:
     return cell + (f" (n={stat.n})" if stat.n else "")
 
 
+def measured_interpreters(measurements) -> int:
+    """Fresh interpreters behind the measurements: per combination, the most any of its benchmark classes
+    recorded (the classes of a combination read the same rounds)."""
+    per_combination: dict[tuple, int] = {}
+    for m in measurements:
+        if m.conditions is not None and m.conditions.samples:
+            key = (m.env_name, m.benchmark.partition(".")[0], tuple(sorted(m.params.items())))
+            per_combination[key] = max(per_combination.get(key, 0), m.conditions.samples)
+    return sum(per_combination.values())
+
+
 def format_results_table(results: CommitResults, strategies: dict[str, str] | None = None) -> str:
     """The suite's results for one commit: a row per model/runtime/cache, stage medians as columns."""
     rows = rows_from_measurements(results.measurements, strategies)
@@ -65,7 +76,7 @@ def format_results_table(results: CommitResults, strategies: dict[str, str] | No
             for r in rows
         ]
         out.append(tabulate(table, headers=header, tablefmt="simple", disable_numparse=True))
-        out.append("times: median ±half the interquartile range over n fresh processes; memory: median of the probe's runs")
+        out.append("times: median ±half the interquartile range over n fresh processes; memory: median over the same processes")
         for r in rows:
             ratio = stages_add_up(r)
             if ratio is not None:
@@ -82,8 +93,16 @@ def format_results_table(results: CommitResults, strategies: dict[str, str] | No
     if rows or srows:
         recorded = [("this run", m.label, m.conditions) for m in results.measurements if m.conditions is not None]
         out += ["conditions: " + line for line in conditions_lines(recorded)]
+        interpreters = measured_interpreters(results.measurements)
+        if interpreters:
+            out.append(f"samples: {interpreters} measured fresh interpreters in the latest asv run of each combination, "
+                       "each one sample of every figure of its combination")
     else:
-        out.append("no measured results for our suite's benchmarks")
+        out.append("no measured results for the suite's benchmarks")
+    before = sorted({m.benchmark.partition(".")[0] for m in results.measurements if before_one_load(m.benchmark)})
+    if before:
+        out.append(f"not shown: results of {', '.join(before)}, the design before one load per sample (each stage in "
+                   "processes of its own); they are not one series with today's figures (docs/asv.md)")
     comparison = runtime_comparison(rows)
     if comparison:
         out.append("runtimes compared (same results):")

@@ -30,7 +30,7 @@ NOT_RUN = "not run (a --bench regex left it out), or skipped with no reason kept
 def not_run_reason(commit: str) -> str:
     """Why a combination asv stored as skipped has no reason: one text for every benchmark, so that
     what a --bench regex left out is one line of a report, not one per benchmark."""
-    return f"{NOT_RUN}: `asv run --show-stderr --bench '<benchmark>' {commit[:8]}^!` runs one"
+    return f"{NOT_RUN}: `asv run -a rounds=4 --show-stderr --bench '<benchmark>' {commit[:8]}^!` runs one"
 
 
 class ResultsError(RuntimeError):
@@ -421,7 +421,7 @@ def _measurements(result, info: dict, recorded: dict | None = None, *, source: s
                 status = "ok"
             reason = ""
             if status != "ok":
-                again = f"`asv run --show-stderr --bench '{key}' {result.commit_hash[:8]}^!`"
+                again = f"`asv run -a rounds=4 --show-stderr --bench '{key}' {result.commit_hash[:8]}^!`"
                 reason = recorded.get((benchmark_class, tuple(str(v) for v in plain))) or (
                     not_run_reason(result.commit_hash) if status == "skipped"
                     else f"{status}; asv keeps no reason: {again} shows it")

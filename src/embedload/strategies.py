@@ -20,9 +20,9 @@ A user's own strategy is ``module:callable`` (as a loader is): ``start`` imports
 calls ``callable(model_path, device)``, which returns at once with an object whose ``encode``
 gives the first vector (it may load in a thread, or on first use; that is its choice).
 
-The same sources serve the asv ``timeraw_`` benchmarks (``ready`` times ``start``,
-``first_vector`` times both pieces) and the strategy probe, which also times a fixed
-CPU-bound foreground task (:data:`FOREGROUND_SOURCE`) right after ready and again once the model
+The strategy run (:mod:`embedload.startup`, behind ``bench_strategy`` and ``profile --strategy``)
+times ``start`` (``ready``) and both pieces (``first_vector``) in one fresh interpreter, and in
+another a fixed CPU-bound foreground task (:data:`FOREGROUND_SOURCE`) right after ready and again once the model
 is loaded: their ratio is what a background load costs the application's own work.
 """
 
@@ -33,7 +33,7 @@ import textwrap
 from dataclasses import dataclass
 
 from .config import STRATEGIES as STRATEGY_NAMES
-from .runtimes import PARTS, TIMERAW_PRELUDE, Runtime, bindings
+from .runtimes import PARTS, Runtime
 
 SERVICE = "service"
 
@@ -169,13 +169,3 @@ def get_strategy(name: str) -> Strategy:
 
 def service_bindings(socket_path: str) -> str:
     return f"SERVICE_SOCKET = {socket_path!r}"
-
-
-def timeraw_source(strategy: Strategy, runtime: Runtime, figure: str, model_path: str, device: str,
-                   socket_path: str | None = None, make_cold: str = "") -> tuple[str, str]:
-    """``(timed statement, untimed setup)`` for the asv ``timeraw_`` benchmark of ``figure``.
-
-    The setup binds the names and, for ``cache=cold``, evicts what the load reads (``make_cold``).
-    """
-    setup = "\n".join([TIMERAW_PRELUDE, bindings(model_path, device), service_bindings(socket_path or ""), make_cold])
-    return strategy.code(figure, runtime), setup.rstrip("\n")
