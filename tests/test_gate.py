@@ -484,3 +484,31 @@ def test_separate_runs_are_judged_by_asvs_rule_and_interleaved_rounds_by_the_gat
     assert document["comparisons"][0]["sides"] == "separate" and document["comparisons"][0]["test"] == "asv-separate-runs"
     assert document["timing_notes"]
     jsonschema.validate(document, json.loads((REPO / "docs" / "gate-report.schema.json").read_text()))
+
+
+def test_memory_is_judged_in_a_family_of_its_own():
+    """Fixed samples: the import 7% slower (one-sided p = 0.010), beside 14 memory figures of the same
+    code. Alone in the times' family (alpha 0.05) it is a regression; had the memory comparisons shared
+    that family (alpha 0.05/15 for the smallest p), it would not be."""
+    import dataclasses
+
+    from embedload.gate import compare
+    from embedload.power import one_sided_p
+
+    base = [1.00, 1.02, 1.04, 1.06, 1.08, 1.10, 1.12, 1.14]
+    cur = [x * 1.07 for x in base]
+    assert 0.05 / 15 < one_sided_p(cur, base)[0] < 0.05
+    span = (0, 100)
+    memory = []
+    for i in range(14):
+        mem_base = [600e6 + 1e4 * (j % 4) for j in range(8)]
+        for side, samples in (("current", [x + 5e3 for x in mem_base]), ("baseline", mem_base)):
+            m = dataclasses.replace(_sampled(samples, span), benchmark=f"bench_load.Memory.track_m{i}", unit="bytes")
+            memory.append((side, m))
+    current = [_sampled(cur, span)] + [m for side, m in memory if side == "current"]
+    baseline = [_sampled(base, span)] + [m for side, m in memory if side == "baseline"]
+    found = {c.name.split("(")[0]: c for c in compare(current, baseline, threshold=1.1)}
+    assert found["bench_load.Stages.track_import"].status == "regressed"
+    assert found["bench_load.Stages.track_import"].power.alpha == 0.05
+    assert {found[f"bench_load.Memory.track_m{i}"].status for i in range(14)} == {"unchanged"}
+    assert found["bench_load.Memory.track_m0"].power.alpha == 0.05 / 14

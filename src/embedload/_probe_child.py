@@ -232,8 +232,8 @@ def _write(path, result):
 
 if __name__ == "__main__":
     main()
-    # The result is written: skip the interpreter's teardown (freeing torch and the model took
-    # 1.2-1.7 s of wall time here, never measured), as the timeraw samples do (runtimes.QUICK_EXIT).
+    # The result is written: skip the interpreter's teardown (freeing torch and the model), which is
+    # never a figure and only makes every sample longer (docs/measurements.md has what it cost).
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -346,9 +346,21 @@ def _asv_verdict(t_cur, t_base, cur: Measurement, base: Measurement, threshold: 
 
 
 def _judge_sampled(sampled: list[tuple[Comparison, list, list]], threshold: float) -> None:
-    """The gate's verdict of the comparisons with samples on both sides, as one family (Holm)."""
-    if not sampled:
-        return
+    """The gate's verdict of the comparisons with samples on both sides: a family (Holm) per unit.
+
+    Times and memory are judged apart: memory's noise per sample is a small fraction of the
+    factor a regression must reach (docs/gate.md, "Memory has samples too"), so its comparisons
+    cannot raise a false regression by chance, and in the times' family they would only take the
+    times' power.
+    """
+    families: dict[str, list] = {}
+    for entry in sampled:
+        families.setdefault(entry[0].unit or "", []).append(entry)
+    for family in families.values():
+        _judge_family(family, threshold)
+
+
+def _judge_family(sampled: list[tuple[Comparison, list, list]], threshold: float) -> None:
     alpha = FAMILY_ALPHA / len(sampled)
     slower = holm({id(c): c.p_values[0] for c, _, _ in sampled})
     faster = holm({id(c): c.p_values[1] for c, _, _ in sampled})

@@ -124,7 +124,7 @@ def recorded(benchmark, params):
 
 
 def benchmark_class_name(benchmark) -> str:
-    """``bench_timing.Import``: the class as asv names it in the results (``<module>.<class>``)."""
+    """``bench_load.Stages``: the class as asv names it in the results (``<module>.<class>``)."""
     return f"{type(benchmark).__module__.rsplit('.', 1)[-1]}.{type(benchmark).__qualname__}"
 
 

@@ -1,15 +1,15 @@
 """The one place that says what each stage does for each runtime.
 
-A stage is a few lines of Python source. The asv ``timeraw_`` benchmarks paste that source into
-a fresh interpreter (earlier stages in the untimed setup string), and the probe executes the very
-same source in its own fresh interpreter. Nothing else defines a stage.
+A stage is a few lines of Python source. The measuring child (:mod:`embedload.probe`) executes
+that source, stage after stage, in one fresh interpreter: for the asv suite, the profiler and the
+what-ifs alike. Nothing else defines a stage.
 
 Stages:
 
 ``import``        what an application does first (``from sentence_transformers import ...``)
 ``init``          construct the model from the resolved folder on the device
 ``first_encode``  the first ``encode`` of one short sentence in that process
-``total``         the three above in one fresh process, timed as one
+``total``         the three above, from the import's start to the first encode's end
 
 The source of a stage may use these names, bound untimed before anything runs:
 ``MODEL_PATH`` (str), ``DEVICE`` (str) and ``SENTENCE`` (str). ``init`` binds ``model``;
@@ -329,16 +329,19 @@ QUICK_EXIT = (
     "_el_atexit.register(lambda: (_el_sys.stdout.flush(), _el_sys.stderr.flush(), "
     "_el_os._exit(1 if hasattr(_el_sys, 'last_value') else 0)))"
 )
-#: What every asv ``timeraw_`` setup (the stages', the strategies') starts with.
+#: What a ``timeraw_`` setup starts with (the design before one load per sample, which the tools
+#: still time beside today's: tools/check_sample.py, tools/crosscheck.py).
 TIMERAW_PRELUDE = f"{QUICK_EXIT}\n{GC_ON}"
 
 
 def timeraw_source(
     runtime: Runtime, stage: str, model_path: str | None, device: str, make_cold: str = ""
 ) -> tuple[str, str]:
-    """``(timed statement, untimed setup)`` for an asv ``timeraw_`` benchmark of ``stage``.
+    """``(timed statement, untimed setup)`` of ``stage`` as the suite timed it before one load per sample.
 
-    The stages before ``stage`` run in the setup, in the same fresh interpreter; ``make_cold``
+    Each stage in a fresh interpreter of its own, under asv_runner's ``timeraw_`` timer: the tools
+    that compare today's sample with that design run it (tools/check_sample.py). The stages before
+    ``stage`` run in the setup, in the same fresh interpreter; ``make_cold``
     (source from :func:`embedload.pagecache.helper_source`) runs after them, right before the
     timed statement.
     """

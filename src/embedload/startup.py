@@ -1,7 +1,7 @@
 """An application's start-up under a load strategy, measured in fresh processes.
 
-One run of :func:`run_strategy` is two fresh interpreters with the same strategy source as the
-asv ``timeraw_`` benchmarks (:mod:`embedload.strategies`):
+One run of :func:`run_strategy` is two fresh interpreters running the strategy's source
+(:mod:`embedload.strategies`); each run is one sample of every figure of ``bench_strategy``:
 
 - *timing*: ``ready`` (start-up until the application can serve a request that needs no
   embedding) and ``first_vector`` (until its first embedding), from the process's first
@@ -136,11 +136,9 @@ def strategy_service(strategy: Strategy, model: ResolvedModel, runtime: Runtime,
         yield service
 
 
-#: What the child imports before its timed code: what asv's ``timeraw_`` child has imported by
-#: then (``timeit``: gc, time, itertools), and no more. ``json`` waits for the epilogue: it
-#: imports ``re`` and ``enum``, which would otherwise give the strategy's own imports a head start
-#: of ~7 ms here (the ``service`` client's ``import socket`` took 5-7 ms after ``json``, 12-14 ms
-#: after ``timeit`` alone).
+#: What the child imports before its timed code: ``gc`` and ``time``, and no more. ``json`` waits
+#: for the epilogue: it imports ``re`` and ``enum``, which would give the strategy's own imports a
+#: head start (docs/strategies.md, "The service gap", has what it was worth).
 _PRELUDE = """\
 import gc, time as _el_time
 gc.enable()
