@@ -111,6 +111,30 @@ def test_the_pages_data_are_the_results_medians_per_machine(published):
     assert done["machines"] == {m: len(d["commits"]) for m, d in data["machines"].items()}
 
 
+def test_results_of_the_design_before_one_load_are_named_not_drawn(tmp_path):
+    """A commit whose results carry the old design's names (bench_timing...): the page lists it as such and
+    draws no point of it, so the old and the new figures are never joined into one line."""
+    shutil.copytree(FIXTURE / "results", tmp_path / "results")
+    machine = "vm"
+    path = sorted((tmp_path / "results" / machine).glob("*-virtualenv-*.json"))[0]
+    oldest = json.loads(path.read_text())
+    hash_ = oldest["commit_hash"]
+    for key in ("results", "benchmark_version"):
+        if "bench_load.Stages.track_total" in oldest[key]:
+            oldest[key]["bench_timing.Load.timeraw_total"] = oldest[key].pop("bench_load.Stages.track_total")
+    path.write_text(json.dumps(oldest))
+    benchmarks = json.loads((tmp_path / "results" / "benchmarks.json").read_text())
+    benchmarks["bench_timing.Load.timeraw_total"] = dict(benchmarks["bench_load.Stages.track_total"],
+                                                         name="bench_timing.Load.timeraw_total", type="time")
+    (tmp_path / "results" / "benchmarks.json").write_text(json.dumps(benchmarks))
+    data = dashboard.stage_data(tmp_path / "results", Config(path=None))["machines"][machine]
+    assert data["before_one_load"] == [hash_]
+    index = [c["hash"] for c in data["commits"]].index(hash_)
+    assert all(index not in row["points"] for row in data["rows"].values())
+    assert any(row["points"] for row in data["rows"].values())  # the other commits are drawn
+    assert 'id="before"' in dashboard.PAGE and "Before one load per sample" in dashboard.PAGE
+
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass

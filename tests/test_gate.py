@@ -340,6 +340,18 @@ def test_baseline_with_no_benchmark_in_common_cannot_judge():
     report = _evaluate(_suite_measurements(), baseline=renamed, baseline_name="old.json")
     assert report.exit_code == 2
     assert "no benchmark measured on both sides, in the same version, with the baseline old.json" in report.verdict
+    assert "before one load per sample" not in report.verdict
+
+
+def test_a_baseline_of_the_design_before_one_load_cannot_be_judged_and_says_why():
+    from embedload.catalog import BEFORE_ONE_LOAD
+
+    today = {new: old for old, new in BEFORE_ONE_LOAD.items()}
+    before = [dataclasses.replace(m, benchmark=today[m.benchmark]) for m in _suite_measurements() if m.benchmark in today]
+    report = _evaluate(_suite_measurements(), baseline=before, baseline_name="61b3e01", fail_on=("regressions",))
+    assert report.exit_code == 2
+    assert ("the baseline's results are of the design before one load per sample (bench_timing, bench_probe), which "
+            "are not one series with today's figures: measure the baseline again with this suite") in report.verdict
 
 
 def test_fail_on_regressions_without_a_baseline_cannot_judge():
@@ -424,6 +436,21 @@ def test_show_table_has_a_row_per_model_runtime_cache():
     assert set(lines[2]) == {"-", " "}
     assert lines[3].split()[:4] == ["m", "st-torch", "warm", "500"] and "820 ms ±8.2 ms (n=8)" in lines[3]
     assert "ratio 1.000" in "\n".join(lines)
+
+
+def test_show_counts_the_interpreters_and_names_the_design_before_without_joining_it():
+    from embedload.conditions import Conditions
+    from embedload.report import format_results_table
+    from embedload.results import CommitResults
+
+    rounds = Conditions(rounds=4, wall=40.0, other_cpu=0.0, steal=0.0, load=0.1, samples=8)
+    current = [dataclasses.replace(m, conditions=rounds) if m.status == "ok" else m for m in _suite_measurements()]
+    old = Measurement("bench_timing.Load.timeraw_total", {"model": "m", "runtime": "st-torch", "cache": "warm"},
+                      99.0, "seconds", "ok")
+    text = format_results_table(CommitResults("a" * 40, "box", current + [old], {}, []))
+    assert "samples: 8 measured fresh interpreters in the latest asv run of each combination" in text  # not 8 per class
+    assert "99" not in text.split("times: median")[0]  # the old design's figure is not in the table
+    assert "not shown: results of bench_timing, the design before one load per sample" in text
 
 
 def test_a_loaders_strategy_labels_its_rows(tmp_path):
@@ -512,3 +539,20 @@ def test_memory_is_judged_in_a_family_of_its_own():
     assert found["bench_load.Stages.track_import"].power.alpha == 0.05
     assert {found[f"bench_load.Memory.track_m{i}"].status for i in range(14)} == {"unchanged"}
     assert found["bench_load.Memory.track_m0"].power.alpha == 0.05 / 14
+
+
+def test_too_few_samples_cannot_judge_even_a_huge_slowdown():
+    """3 samples a side: the one-sided U test's smallest p is 1/C(6,3) = 0.05, never below its level, so
+    even a 50x slowdown cannot be a regression by it; the gate says so and exits 2, never PASS."""
+    span = (0, 100)
+    base = [1.00, 1.01, 1.02]
+    report = _evaluate([_sampled([50 * x for x in base], span)], baseline=[_sampled(base, span)], baseline_name="b",
+                       fail_on=("regressions",))
+    assert report.exit_code == 2
+    assert ("1 sampled comparison(s) have too few samples for the gate's test to reject at its level, whatever the "
+            "slowdown: bench_load.Stages.track_import(st-torch, warm) has 3 + 3, and at level 0.05 the test needs at "
+            "least 4 a side; measure both commits with more rounds (asv run -a rounds=N: 2 samples a round, so "
+            "-a rounds=2 or more)") in report.verdict
+    enough = _evaluate([_sampled([50 * x for x in base + [1.03]], span)], baseline=[_sampled(base + [1.03], span)],
+                       baseline_name="b", fail_on=("regressions",))
+    assert enough.exit_code == 1  # 4 a side: 1/C(8,4) = 0.014 < 0.05

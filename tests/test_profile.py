@@ -61,14 +61,10 @@ def test_baseline_comparison_uses_the_gate_rule(saved, tiny_model):
     folder, _out = saved
     out = profile("--model", str(tiny_model), "--runs", "2", "--baseline", "base.json", "--format", "json", cwd=folder)
     # 2 runs a side: the one-sided U test's smallest p is 1/C(4,2) = 1/6, so no sampled comparison can
-    # reject, and the targets cannot be missed. The figures without samples (memory, the steady encode)
-    # are judged by the factor alone, as asv does, and a loaded machine can move them: the exit code
-    # must be what those comparisons say, whatever the timings.
-    assert out.returncode in (0, 1), out.stdout + out.stderr
+    # reject whatever the slowdown: the gate cannot judge, and says how many runs it needs.
     report = json.loads(out.stdout)
-    regressed = [c for c in report["comparisons"] if c["status"] == "regressed"]
-    assert all(c["test"] == "factor-only" for c in regressed), regressed
-    assert out.returncode == (1 if regressed else 0), report["verdict"]
+    assert out.returncode == 2 and report["exit_code"] == 2, report["verdict"]
+    assert report["verdict"].startswith("CANNOT JUDGE: ") and "profile both sides with --runs 5 or more" in report["verdict"]
     assert report["baseline"] == "base.json (profile)"
     names = {c["benchmark"].split("(")[0] for c in report["comparisons"]}
     assert "bench_load.Stages.track_total" in names and "bench_load.Stages.track_import" in names

@@ -102,7 +102,8 @@ def _fake_rounds(monkeypatch, tmp_path):
     """harness with a fake probe: run i (from 1) gives import i, init 10 i, first_encode 100 i, total 111 i."""
     asked = []
 
-    def run_probe(model, rt, cache):
+    def run_probe(model, rt, cache, already_warm=False):
+        assert already_warm == (len(asked) % harness.SAMPLES_PER_ROUND != 0)  # a round's first run warms the files
         asked.append((model.name, rt.name, cache))
         i = len(asked)
         return {"stages": {"import": {"seconds": i}, "init": {"seconds": 10 * i}, "first_encode": {"seconds": 100 * i},
@@ -171,6 +172,32 @@ def test_skips_and_failures_of_a_round(tmp_path, monkeypatch):
         with pytest.raises(raised, match=match):  # every figure sees the same verdict, measured once
             samples.take("k", "total")
         assert len(samples.rounds("k")) == 1
+
+
+def test_a_combination_is_checked_once_per_run_and_a_skip_is_kept(tmp_path, monkeypatch):
+    """asv forks every figure from the same process: the first setup's check is kept in the setup_cache
+    folder, and the other figures read it (a skip too, raised in each one's setup, as asv needs)."""
+    import pickle
+
+    monkeypatch.chdir(tmp_path)
+    calls = []
+
+    def check_load(model, runtime, cache):
+        calls.append((model, runtime, cache))
+        if runtime == "st-onnx":
+            raise runtimes.NotAvailable("st-onnx needs onnxruntime")
+        return {"reference": runtime == "st-torch"}
+
+    monkeypatch.setattr(harness, "check_load", check_load)
+    samples = harness.load_samples()
+    for cls in LOAD_CLASSES[:3]:
+        cls().setup(pickle.loads(pickle.dumps(samples)), "all-MiniLM-L6-v2", "st-torch", "warm")
+    with pytest.raises(NotImplementedError, match="reference"):
+        bench_load.Check().setup(pickle.loads(pickle.dumps(samples)), "all-MiniLM-L6-v2", "st-torch", "warm")
+    for cls in LOAD_CLASSES:
+        with pytest.raises(NotImplementedError, match="st-onnx needs onnxruntime"):
+            cls().setup(pickle.loads(pickle.dumps(samples)), "all-MiniLM-L6-v2", "st-onnx", "warm")
+    assert calls == [("all-MiniLM-L6-v2", "st-torch", "warm"), ("all-MiniLM-L6-v2", "st-onnx", "warm")]
 
 
 def test_load_figures_are_the_ones_the_results_reader_knows():

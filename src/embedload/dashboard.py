@@ -29,7 +29,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from .catalog import PARTS, STAGES, TIMING_BENCHMARKS, catalog_name
+from .catalog import PARTS, STAGES, TIMING_BENCHMARKS, before_one_load, catalog_name
 from .config import Config
 from .files import write_new_file
 from .gate import DEFAULT_THRESHOLD, compare
@@ -148,8 +148,7 @@ def _verdicts(current, previous, threshold: float) -> dict[tuple[str, str, str],
         stage = TIMING_BENCHMARKS.get(catalog_name(m.benchmark)) if m is not None else None
         if stage is None:
             continue
-        # the import has no model: "*" stands for every model's row of that runtime and cache
-        key = (m.params.get("model") or "*", m.params.get("runtime", ""), m.params.get("cache", ""))
+        key = (m.params.get("model", ""), m.params.get("runtime", ""), m.params.get("cache", ""))
         out.setdefault(key, {})[stage] = c.status
     return out
 
@@ -162,13 +161,15 @@ def stage_data(results_dir: Path, config: Config, threshold: float = DEFAULT_THR
     table = load_targets(config)
     data = {"threshold": threshold, "stages": list(PARTS), "machines": {}}
     for machine in machines:
-        commits, rows, previous = [], {}, None
+        commits, rows, previous, before = [], {}, None, []
         for i, (commit, date) in enumerate(_commits(results_dir, machine)):
             try:
                 loaded = load_commit_results(results_dir, machine, commit)
             except ResultsError as exc:
                 raise PublishError(str(exc)) from None
             commits.append({"hash": commit, "date": date})
+            if any(m.status == "ok" and before_one_load(m.benchmark) for m in loaded.measurements):
+                before.append(commit)
             verdicts = _verdicts(loaded.measurements, previous, threshold) if previous is not None else {}
             for row in rows_from_measurements(loaded.measurements, config.strategies()):
                 key = _row_key(row)
@@ -176,11 +177,10 @@ def stage_data(results_dir: Path, config: Config, threshold: float = DEFAULT_THR
                                               "targets": table.applying_to(row.model, row.cache), "points": {}})
                 point = _row_data(row)
                 found = verdicts.get((row.model, row.runtime, row.cache), {})
-                found.update(verdicts.get(("*", row.runtime, row.cache), {}))
                 point["verdicts"] = {s: v for s, v in found.items() if v in ("regressed", "improved")}
                 entry["points"][i] = point
             previous = loaded.measurements
-        data["machines"][machine] = {"commits": commits, "rows": rows}
+        data["machines"][machine] = {"commits": commits, "rows": rows, "before_one_load": before}
     return data
 
 
@@ -226,6 +226,7 @@ commits measured minutes or days apart also differ by the machine's drift (up to
 to judge one change, measure both commits back to back (<code>make gate</code>).
 Written by <code>embedload publish</code>; nothing on this page is fetched from the network.
 <a href="../index.html">asv's dashboard</a></div>
+<div class="note" id="before" hidden></div>
 <p><label>machine<select id="machine"></select></label><label>model<select id="model"></select></label>
 <label>runtime<select id="runtime"></select></label><label>cache<select id="cache"></select></label></p>
 <div class="legend" id="legend"></div>
@@ -293,7 +294,7 @@ function drawMemory(row, commits){
   const keys=["peak_rss_import","peak_rss_init","peak_rss_first_encode"];
   const W=Math.max(520, 70*idx.length+90), H=220, x0=70, y0=10, w=W-x0-20, h=H-y0-40;
   let max=0; for(const i of idx){ const m=row.points[i].memory||{}; for(const k of [...keys,"rss_growth"]) max=Math.max(max,m[k]||0); }
-  if(!max){ box.textContent="no memory figures for this row (the probe's track_ benchmarks were not run)"; return; }
+  if(!max){ box.textContent="no memory figures for this row (the Memory benchmarks were not run)"; return; }
   max*=1.1; const svg=el("svg",{width:W,height:H,id:"memory-chart"},box); axis(svg,x0,y0,w,h,max,mb);
   const band=w/Math.max(idx.length,1), bw=Math.min(14, band*0.22), Y=v=>y0+h-h*v/max;
   idx.forEach((i,j)=>{ const m=row.points[i].memory||{}, cx=x0+band*(j+0.5);
@@ -323,7 +324,9 @@ function drawLatest(){
   const cap=document.createElement("caption"); cap.className="note"; cap.style.textAlign="left";
   cap.textContent = m.commits.length ? `commit ${short(m.commits[last])}` : "no commits"; t.prepend(cap);
 }
-function draw(){ const row=chosen(), commits=machine().commits;
+function drawBefore(){ const b=machine().before_one_load||[], box=$("before"); box.hidden=!b.length;
+  box.textContent = b.length ? `${b.length} commit(s) on this machine (${b.map(h=>h.slice(0,8)).join(", ")}) also have results of the suite's design before one load per sample (each stage in processes of its own): those are not drawn, and not joined to today's figures, which come from one load per sample (docs/asv.md, "Before one load per sample").` : ""; }
+function draw(){ const row=chosen(), commits=machine().commits; drawBefore();
   if(!row){ $("time").textContent="nothing measured for this choice"; $("memory").textContent=""; $("table").innerHTML=""; drawLatest(); return; }
   drawTime(row, commits); drawMemory(row, commits); drawTable(row, commits); drawLatest(); }
 $("legend").innerHTML = DATA.stages.map(k=>`<span><i style="background:${COLORS[k]}"></i>${LABEL[k]}</span>`).join("")

@@ -29,7 +29,18 @@ from .catalog import before_one_load
 from .conditions import Conditions, rounds_overlap
 from .config import Config
 from .loadrows import LoadRow, StrategyRow, rows_from_measurements, strategy_rows
-from .power import FAMILY_ALPHA, Power, floor, holm, one_sided_p, pooled_noise, slowdown_text, stated_power
+from .power import (
+    FAMILY_ALPHA,
+    Power,
+    can_reject,
+    floor,
+    holm,
+    min_samples,
+    one_sided_p,
+    pooled_noise,
+    slowdown_text,
+    stated_power,
+)
 from .profilefile import measurements_from_profile
 from .recommend import recommendations
 from .results import (
@@ -423,6 +434,8 @@ def evaluate(
                         + ("; the baseline's results are of the design before one load per sample (bench_timing, "
                            "bench_probe), which are not one series with today's figures: measure the baseline "
                            "again with this suite (docs/asv.md)" if before else ""))
+    if baseline is not None and "regressions" in fail_on and not problems:
+        problems += _too_few_samples(comparisons, source)
     if "regressions" in fail_on and "targets" not in fail_on and baseline is None:
         problems.append("--fail-on regressions needs --baseline")
     if "targets" in fail_on and "regressions" not in fail_on and ok and not checks:
@@ -438,6 +451,23 @@ def evaluate(
     )
     report.recommendations = recommendations(report)
     return report
+
+
+def _too_few_samples(comparisons: list[Comparison], source: str | None = None) -> list[str]:
+    """Sampled comparisons whose test cannot reject at its level with the samples it has: a gate that
+    would pass them could not have seen any slowdown (docs/gate.md, "Too few samples")."""
+    blind = [c for c in comparisons if c.test == "u-holm" and c.power is not None
+             and not can_reject(c.power.n_current, c.power.n_baseline, c.power.alpha)]
+    if not blind:
+        return []
+    c = min(blind, key=lambda b: b.power.alpha)
+    need = min_samples(c.power.alpha)
+    more = (f"profile both sides with --runs {need} or more" if source == "profile" else
+            f"measure both commits with more rounds (asv run -a rounds=N: 2 samples a round, so -a rounds="
+            f"{-(-need // 2)} or more)")
+    return [f"{len(blind)} sampled comparison(s) have too few samples for the gate's test to reject at its level, "
+            f"whatever the slowdown: {c.name} has {c.power.n_current} + {c.power.n_baseline}, and at level "
+            f"{c.power.alpha:.3g} the test needs at least {need} a side; {more}"]
 
 
 def _sides_problems(current: list[Measurement], baseline: list[Measurement], baseline_name: str | None,

@@ -149,7 +149,8 @@ def strategy_samples():
 
 def _load_round(model, runtime, cache):
     rt, resolved = measurable(runtime, cache), resolve(model)
-    return [run_figures(run_probe(resolved, rt, cache)) for _ in range(SAMPLES_PER_ROUND)]
+    # warm: the round's first run reads every file; the next ones follow it with nothing evicted between
+    return [run_figures(run_probe(resolved, rt, cache, already_warm=i > 0)) for i in range(SAMPLES_PER_ROUND)]
 
 
 def _strategy_round(model, runtime, cache, strategy):
@@ -209,6 +210,26 @@ class Samples:
         self._write(self._path(key, f"round{len(self.rounds(key))}.json"), json.dumps(found))
         return found
 
+    def checked(self, key: str, check):
+        """``check()``'s value for ``key``, computed by the first figure that asks in this run and kept in
+        the folder; a :class:`NotAvailable` it raised is kept and raised again. asv forks every figure
+        from the same process, so nothing an earlier figure computed is in memory: without this, each
+        figure would pay the check again (resolving a model imported huggingface_hub: 0.25 s a figure
+        here)."""
+        path = self._path(key, "checked.json")
+        if path.is_file():
+            found = json.loads(path.read_text())
+            if "skip" in found:
+                raise NotAvailable(found["skip"])
+            return found["value"]
+        try:
+            value = check()
+        except NotAvailable as exc:
+            self._write(path, json.dumps({"skip": str(exc)}))
+            raise
+        self._write(path, json.dumps({"value": value}))
+        return value
+
     def take(self, key: str, figure: str, benchmark_class: str = "") -> dict:
         """asv's result for ``figure``: ``{"samples": [...], "number": 1}``, its rounds not yet taken.
 
@@ -236,6 +257,26 @@ class Samples:
         if not samples:
             raise NotAvailable(f"{figure} is not measured for {key}")
         return {"samples": samples, "number": 1}
+
+
+def check_load(model, runtime, cache) -> dict:
+    """What a figure's setup checks before any interpreter starts: the combination can be measured (or a
+    skip), and whether its runtime is the reference the others' vectors are checked against."""
+    rt = measurable(runtime, cache)
+    loaded_folder(resolve(model), rt)
+    return {"reference": not rt.needs_preparing}
+
+
+def check_strategy_run(model, runtime, cache, strategy) -> dict:
+    """As :func:`check_load`, for a strategy run: and whether the strategy runs a model server."""
+    st = check_strategy(strategy, cache)
+    loaded_folder(resolve(model), measurable(runtime, cache))
+    return {"server": st.server}
+
+
+def checked(samples, key: str, check) -> dict:
+    """``check()``, once per combination and run when ``samples`` (the setup_cache) is given."""
+    return check() if samples is None else samples.checked(key, check)
 
 
 def _samples_or_reason(measure) -> dict:

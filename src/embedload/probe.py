@@ -80,6 +80,7 @@ def run_probe(
     model_is_prepared: bool = False,
     prelude: str | None = None,
     bare: bool = False,
+    already_warm: bool = False,
 ) -> dict:
     """Measure every stage once, in one fresh process. Raises :class:`ProbeError` on failure.
 
@@ -95,6 +96,8 @@ def run_probe(
     ``bare``: the same stages with one clock around all three and no per-stage timer or memory read;
     returns only ``bare_total`` and ``process_seconds`` (what the instrument costs: tools/check_sample.py).
     Every result has ``process_seconds``: the child's whole life (start to exit), timed from outside.
+    ``already_warm``: for ``cache="warm"``, the caller has just read every file (a run right before
+    this one, nothing evicted since), so they are not read again.
     """
     if isinstance(runtime, Runtime):
         rt = runtime
@@ -114,7 +117,7 @@ def run_probe(
     model_path = model.path.as_posix()
     cold = None
     # Before the run's folder exists: a discovery child killed with its parent leaves nothing of ours.
-    if cache == "warm":  # as the suite's warm benchmarks: whatever a cold run before evicted is read back
+    if cache == "warm" and not already_warm:  # whatever a cold run before evicted is read back
         try:
             make_warm(rt, model_path, device, python=python, timeout=timeout)
         except DiscoveryError:

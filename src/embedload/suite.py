@@ -37,9 +37,9 @@ class _FromSamples:
     param_names = ["model", "runtime", "cache"]
 
     def setup(self, samples, model, runtime, cache):
-        with common.recorded(self, (model, runtime, cache)):
-            common.loaded_folder(common.resolve(model), common.measurable(runtime, cache))
         self.key = common.load_key(model, runtime, cache)
+        with common.recorded(self, (model, runtime, cache)):
+            self.checked = common.checked(samples, self.key, lambda: common.check_load(model, runtime, cache))
 
     def _take(self, samples, figure):
         return samples.take(self.key, figure, common.benchmark_class_name(self))
@@ -106,7 +106,7 @@ class Check(_FromSamples):
 
     def setup(self, samples, model, runtime, cache):
         super().setup(samples, model, runtime, cache)
-        if not common.measurable(runtime, cache).needs_preparing:
+        if self.checked["reference"]:
             with common.recorded(self, (model, runtime, cache)):
                 raise common.NotAvailable("st-torch is the reference the other runtimes' vectors are checked against")
 
@@ -124,10 +124,10 @@ class _FromStrategyRuns(_FromSamples):
     setup_cache = staticmethod(common.strategy_samples)
 
     def setup(self, samples, model, runtime, cache, strategy):
-        with common.recorded(self, (model, runtime, cache, strategy)):
-            self.strategy = common.check_strategy(strategy, cache)
-            common.loaded_folder(common.resolve(model), common.measurable(runtime, cache))
         self.key = common.strategy_key(model, runtime, cache, strategy)
+        with common.recorded(self, (model, runtime, cache, strategy)):
+            self.checked = common.checked(samples, self.key,
+                                          lambda: common.check_strategy_run(model, runtime, cache, strategy))
 
 
 class Strategy(_FromStrategyRuns):
@@ -163,7 +163,7 @@ class ServiceMemory(_FromStrategyRuns):
 
     def setup(self, samples, model, runtime, cache, strategy):
         super().setup(samples, model, runtime, cache, strategy)
-        if not self.strategy.server:
+        if not self.checked["server"]:
             with common.recorded(self, (model, runtime, cache, strategy)):
                 raise common.NotAvailable(f"{strategy} runs no model server")
 
