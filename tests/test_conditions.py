@@ -54,7 +54,7 @@ def test_rounds_are_recorded_beside_the_results_and_the_latest_run_is_read(tmp_p
     monkeypatch.setenv("ASV_COMMIT", "ab" * 20)
     monkeypatch.setenv("ASV_CONF_DIR", str(tmp_path))
     monkeypatch.setenv("ASV_ENV_NAME", "env-1")
-    conditions.record("bench_load.Stages", ("st-torch", "warm"), Window.open())
+    conditions.record_found("bench_load.Stages", ("st-torch", "warm"), Window.open().close())
     path = conditions.conditions_file(tmp_path, "ab" * 20, "env-1")
     assert path.parent == tmp_path / ".asv" / "conditions"
     [entry] = [json.loads(line) for line in path.read_text().splitlines()]

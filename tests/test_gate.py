@@ -450,6 +450,8 @@ def test_show_counts_the_interpreters_and_names_the_design_before_without_joinin
     text = format_results_table(CommitResults("a" * 40, "box", current + [old], {}, []))
     assert "samples: 8 measured fresh interpreters in the latest asv run of each combination" in text  # not 8 per class
     assert "99" not in text.split("times: median")[0]  # the old design's figure is not in the table
+    [row] = [line for line in text.splitlines() if line.startswith("m ")]
+    assert row.split()[:3] == ["m", "st-torch", "warm"] and "820 ms ±8.2 ms (n=8)" in row  # today's total, alone
     assert "not shown: results of bench_timing, the design before one load per sample" in text
 
 

@@ -34,13 +34,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from crosscheck import asv_runner_seconds, median_spread  # noqa: E402  (tools/: this script's folder)
 
 from embedload.children import child_environ, run_child  # noqa: E402
 from embedload.models import DEFAULT_MODEL, ModelError, resolve_model  # noqa: E402
@@ -64,26 +65,6 @@ def empty_child_seconds(python: str) -> float:
         if proc.returncode != 0:
             raise RuntimeError(f"the empty child failed: {proc.stderr.strip()[-500:]}")
     return seconds
-
-
-def timeraw_seconds(stmt: str, setup: str, python: str) -> float:
-    """One sample of the design before: asv_runner's own timeraw timer, in ``python``."""
-    import contextlib
-    import io
-    from unittest import mock
-
-    from asv_runner.benchmarks.timeraw import _SeparateProcessTimer
-
-    from embedload.runtimes import OFFLINE_ENV
-
-    timer = _SeparateProcessTimer(lambda: (stmt, setup), env=dict(OFFLINE_ENV))
-    with mock.patch.object(sys, "executable", python), contextlib.redirect_stderr(io.StringIO()):
-        return timer.timeit(1)
-
-
-def median_spread(values: list[float]) -> tuple[float, float]:
-    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return statistics.median(values), (q[2] - q[0]) / 2
 
 
 def main(argv=None) -> int:
@@ -130,7 +111,7 @@ def main(argv=None) -> int:
                 samples["empty"].append(empty_child_seconds(args.python))
             else:
                 for stage in STAGES:
-                    samples[f"before_{stage}"].append(timeraw_seconds(*sources[stage], args.python))
+                    samples[f"before_{stage}"].append(asv_runner_seconds(*sources[stage], args.python))
 
     total = [s["total"] for s in samples["sample"]]
     failures = 0

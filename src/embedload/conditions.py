@@ -117,11 +117,6 @@ def conditions_file(conf_dir: str | Path, commit: str, env_name: str) -> Path:
     return Path(conf_dir) / CONDITIONS_SUBDIR / f"{reasons.file_stem(commit, env_name)}.jsonl"
 
 
-def record(benchmark_class: str, params: tuple, window: Window) -> None:
-    """Append one round's conditions for the current asv run; a no-op outside asv."""
-    record_found(benchmark_class, params, window.close())
-
-
 def record_found(benchmark_class: str, params: tuple, found: dict | None) -> None:
     """Append one round's conditions (what :meth:`Window.close` found) for the current asv run; a
     no-op outside asv or when nothing was found."""
