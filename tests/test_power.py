@@ -57,6 +57,19 @@ def test_the_figure_is_the_textbook_computation_on_known_samples():
     assert still.detectable == pytest.approx(0.05, abs=1e-3) and still.resolves_threshold
 
 
+def test_a_noise_that_needs_a_million_samples_is_stated_not_a_crash():
+    """Two profile runs a side whose first encode took 4 ms and 170 ms: a noise that needs about 10^5..10^6
+    samples a side. C(n+m, n) of that is beyond a float; the power is stated (2026-12-04, a make test run
+    ended in OverflowError on such samples)."""
+    from embedload.power import can_reject
+
+    assert can_reject(100_000, 100_000, 0.05) and can_reject(600_000, 600_000, 1e-6)
+    assert can_reject(3, 3, 0.05) is False and can_reject(4, 4, 0.05)  # the exact boundary, as before
+    assert [samples_needed(noise, 1.1, 0.05 / 8) for noise in (1.5, 4.5, 30.0)] == [7410, 66684, None]
+    power = stated_power([0.004, 0.168], [0.027, 0.174], threshold=1.1, alpha=0.05 / 8)
+    assert power is not None and power.detectable is None
+
+
 def test_too_few_samples_see_nothing_as_the_u_test_cannot_reject():
     # one-sided at 0.05 / 2: 3 samples a side, fully separated, give p = 1/20; 4 give 1/70
     assert min_samples(0.025) == 4 and min_samples(0.05 / 8) == 5

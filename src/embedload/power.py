@@ -115,7 +115,11 @@ def can_reject(n: int, m: int, alpha: float) -> bool:
     """Whether the one-sided U test can reach p < alpha at all: 1 / C(n+m, n) < alpha."""
     if n <= 0 or m <= 0:
         return False
-    # exact: at 3 a side, 1 / C(6, 3) is 0.05 itself, which float logarithms put on either side of 0.05
+    # Logarithms away from the boundary (C(n+m, n) of thousands of samples a side is too large for a
+    # float); exact at it: at 3 a side, 1 / C(6, 3) is 0.05 itself, which logarithms put on either side
+    margin = math.lgamma(n + m + 1) - math.lgamma(n + 1) - math.lgamma(m + 1) + math.log(alpha)
+    if abs(margin) > 1e-6:
+        return margin > 0
     return math.comb(n + m, n) * alpha > 1 + 1e-9
 
 
