@@ -59,3 +59,54 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = (f"{item.nodeid} took {call.duration:.1f} s without @pytest.mark.slow (the quick tier's limit "
                            f"is {UNMARKED_LIMIT:g} s): mark it slow, or make it quicker")
+
+
+#: The URL the tests install embedload from, as a user would (`pip install "embedload @ git+URL@commit"`).
+#: git maps it to a local snapshot of this checkout (url.<local>.insteadOf), so nothing leaves the
+#: machine and what pip records in direct_url.json (PEP 610) is the URL a user's would be.
+EMBEDLOAD_GIT_URL = "https://github.com/embedload/embedload.git"
+
+
+def embedload_git_snapshot(where: Path) -> tuple[str, dict[str, str]]:
+    """A git repository at ``where`` holding this checkout's files as they are now (committed or not),
+    and the environment that maps :data:`EMBEDLOAD_GIT_URL` to it. Returns (its commit, that environment)."""
+    import shutil
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        src = REPO / name
+        if src.is_file():
+            (where / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, where / name)
+    env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{where.as_uri()}.insteadOf",
+           "GIT_CONFIG_VALUE_0": EMBEDLOAD_GIT_URL,
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
+        subprocess.run(["git", *args], cwd=where, check=True, capture_output=True, env={**os.environ, **env})
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    return commit, env
+
+
+def git_installed_embedload(where: Path, git_env: dict[str, str]) -> tuple[Path, dict[str, str]]:
+    """A user's environment at ``where``: embedload installed from :data:`EMBEDLOAD_GIT_URL` as a user installs it
+    (``pip install "embedload @ git+URL@main"``), the rest of the stack read from .venv. Its python, and the
+    environment to run it in (a HOME of its own)."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    # the stack from .venv (a path line: .venv's own .pth files, its editable embedload among them, are not read)
+    site = next((where / "lib").glob("python3*/site-packages"))
+    (site / "stack.pth").write_text(next(p for p in map(Path, sys.path) if p.name == "site-packages"
+                                         and p.is_relative_to(sys.prefix)).as_posix() + "\n")
+    env = {**os.environ, **git_env, "HOME": str(where.parent / "home")}
+    env.pop("EMBEDLOAD_CONFIG", None)
+    python = where / "bin" / "python"
+    out = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                          f"embedload @ git+{EMBEDLOAD_GIT_URL}@main"], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"pip could not install embedload from its git URL: {out.stderr.strip()[-2000:]}")
+    return python, env

@@ -13,7 +13,7 @@ from test_gate import _evaluate, _suite_measurements
 
 from embedload import conditions
 from embedload.conditions import Conditions, Window, read_conditions
-from embedload.report import render_json, render_junit, render_markdown, render_text
+from embedload.report import conditions_lines, render_json, render_junit, render_markdown, render_text
 
 BUSY = "import time\nend = time.time() + 30\nwhile time.time() < end: pass\n"
 
@@ -95,7 +95,10 @@ def test_a_pass_from_a_disturbed_run_says_so_in_every_format():
     assert report.exit_code == 0
     assert report.verdict.startswith("PASS: ") and "measured on a disturbed machine (4 benchmark(s), current" in report.verdict
     text = render_text(report)
-    assert "⚠ bench_load.Stages.track_import(m, st-torch, warm) [current]: disturbed: other processes used 0.90 cores" in text
+    # the 4 figures of the same runs share their conditions: one line, not one per figure
+    assert ("⚠ bench_load.Stages.track_import(m, st-torch, warm) and 3 more figure(s) of the same runs [current]: "
+            "disturbed: other processes used 0.90 cores") in text
+    assert text.count("⚠ ") == 1
     assert "measured on a disturbed machine" in render_markdown(report)
     document = json.loads(render_json(report))
     assert document["conditions"]["disturbed"] is True
@@ -134,3 +137,10 @@ def test_a_process_that_is_part_of_the_measurement_is_not_a_disturbance():
     assert used >= 0.2, used
     assert everything_else["other_cpu"] >= used - 0.1
     assert without_server["other_cpu"] <= everything_else["other_cpu"] - used + 0.1
+
+
+def test_a_disturbed_profile_says_so_once():
+    """A profile's runs give every figure: one conditions line, named as the runs, not one per figure."""
+    report = _evaluate(_with_conditions(_suite_measurements(), 0.9), source="profile", fail_on=())
+    lines = conditions_lines(report.conditions)
+    assert len(lines) == 1 and lines[0].startswith("⚠ the profile's runs [current]: disturbed: other processes used")

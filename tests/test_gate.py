@@ -22,7 +22,7 @@ from embedload.config import Config, ConfigError, load_config
 from embedload.gate import evaluate
 from embedload.report import render_json, render_junit, render_markdown, render_text
 from embedload.results import Measurement
-from embedload.targets import load_targets
+from embedload.targets import DEFAULT_TARGETS, load_targets
 
 
 def gate(*args, cwd):
@@ -252,8 +252,53 @@ def _suite_measurements(imp=0.5, init=0.3, first=0.02, total=None, growth=300e6,
     return [dataclasses.replace(m, param_values=tuple(repr(v) for v in m.params.values())) for m in measurements]
 
 
-def _evaluate(current, **kw):
-    return evaluate(current, config=Config(path=None), commit="c" * 40, machine="box", **kw)
+#: A project that sets the seed's targets itself, so that they are gated (embedload's defaults alone are not).
+SET_TARGETS = Config(path=None, section={"targets": dict(DEFAULT_TARGETS)})
+
+
+def _evaluate(current, config=SET_TARGETS, **kw):
+    return evaluate(current, config=config, commit="c" * 40, machine="box", **kw)
+
+
+def test_default_targets_are_reported_never_gated():
+    """A project that sets no target: a commit that misses two of the seed's targets, unchanged against its
+    baseline, passes; the misses are shown as embedload's defaults. Without a baseline nothing is gated: exit 2."""
+    current = _suite_measurements(imp=4.2, growth=650e6)
+    report = _evaluate(current, config=Config(path=None), baseline=_suite_measurements(imp=4.2, growth=650e6, total=4.63),
+                       baseline_name="b")
+    assert report.exit_code == 0 and not report.missed and not report.gated_checks
+    assert {c.metric for c in report.default_missed} == {"import", "memory_mb"}
+    assert ("2 of embedload's default targets missed (not gated: none set in [tool.embedload.targets])"
+            in report.verdict), report.verdict
+    assert "✗ Import             4.20 s / 1.00 s (embedload's default, not gated) target" in render_text(report)
+    assert [t["gated"] for t in json.loads(render_json(report))["targets"]] == [False] * 5
+    alone = _evaluate(current, config=Config(path=None))
+    assert alone.exit_code == 2 and "nothing to gate: [tool.embedload.targets] sets no target" in alone.verdict
+
+
+def test_only_the_targets_a_project_sets_are_gated():
+    config = Config(path=None, section={"targets": {"memory_mb": 600}})
+    report = _evaluate(_suite_measurements(imp=4.2, growth=650e6), config=config)
+    assert report.exit_code == 1 and [c.metric for c in report.missed] == ["memory_mb"]
+    assert [c.metric for c in report.default_missed] == ["import"]
+    assert report.verdict.startswith("FAIL: 0/1 targets met, 1 of embedload's default targets missed"), report.verdict
+    cold = Config(path=None, section={"targets": {"cold": {"import": 9.0}}})
+    assert load_targets(cold).set_for("m", "warm") == set() and load_targets(cold).set_for("m", "cold") == {"import"}
+
+
+def test_what_asv_calls_regressed_never_passes():
+    """In a large family the gate's share of the level can be stricter than asv's own p < 0.002: a comparison
+    asv's rule calls regressed is a regression whatever the gate's test found."""
+    from embedload.gate import Comparison, _judge_sampled
+
+    base = [1.0 + 0.01 * i for i in range(20)]
+    cur = [2 * x for x in base]
+    c = Comparison("b.track_x", "seconds", 1.1, 2.2, "regressed", "u-holm", asv_status="regressed", p_values=(0.5, 0.5))
+    _judge_sampled([(c, cur, base)], 1.1)
+    assert c.status == "regressed"
+    c = Comparison("b.track_x", "seconds", 1.1, 2.2, "unchanged", "u-holm", asv_status="unchanged", p_values=(0.5, 0.5))
+    _judge_sampled([(c, cur, base)], 1.1)
+    assert c.status == "insignificant"  # beyond the factor, but neither test says so
 
 
 def test_within_targets_exit_0():
@@ -286,7 +331,7 @@ def test_missed_target_exit_1_and_recommendations_cite_numbers():
     text = "\n".join(report.recommendations)
     assert "import is 91% of the total (4.20 s of 4.62 s)" in text
     assert "first encode is 10.0× the steady-state encode (120 ms vs 12 ms): warm up at start" in text
-    assert "memory is 130% of target (650 MB RSS growth vs 500 MB)" in text
+    assert "memory is 130% of its target (650 MB RSS growth vs 500 MB)" in text
 
 
 def test_fail_on_regressions_only_ignores_targets():

@@ -32,7 +32,7 @@ def test_missing_package_skips_with_the_pip_command(monkeypatch):
     with pytest.raises(runtimes.NotAvailable) as err:
         runtimes.check_measurable("st-onnx", "warm")
     assert "onnxruntime" in str(err.value)
-    assert "pip install -c constraints-runtimes.txt 'embedload[onnx]'" in str(err.value)
+    assert "pip install 'embedload[onnx]' into an environment of its own" in str(err.value)
     runtimes.check_measurable("st-torch", "warm")  # st-torch needs nothing extra
 
 
@@ -149,7 +149,7 @@ def test_prepare_cli_exit_codes(monkeypatch, prepared_root, capsys):
 
     monkeypatch.setattr(runtimes, "importable", lambda name: False)
     assert main(["prepare", "--runtime", "fastembed"]) == 2
-    assert "pip install -c constraints-runtimes.txt 'embedload[fastembed]'" in capsys.readouterr().err
+    assert "pip install 'embedload[fastembed]' into an environment of its own" in capsys.readouterr().err
     assert main(["prepare", "--skip-missing"]) == 2  # everything skipped: nothing prepared is not a pass
     assert "nothing was prepared" in capsys.readouterr().err
     assert main(["prepare", "--runtime", "st-torch"]) == 0

@@ -47,15 +47,16 @@ def test_every_make_target_says_how_its_samples_are_spread(target, samples):
     cmd, rounds = _make_rounds(target)
     assert rounds is not None and rounds * harness.SAMPLES_PER_ROUND == samples, cmd
     if target == "gate":
-        assert "continuous" in cmd and "--interleave-rounds" in cmd and rounds == harness.GATE_ROUNDS
+        assert "HASHFILE:-" in cmd and "--interleave-rounds" in cmd and rounds == harness.GATE_ROUNDS
     else:
         assert rounds == harness.ROUNDS
 
 
 def test_the_workflow_init_writes_gives_the_gates_rounds():
-    from embedload.adopt import BENCH_SOURCE, WORKFLOW
+    from embedload.adopt import BENCH_SOURCE, workflow_text
 
-    assert f"-a rounds={harness.GATE_ROUNDS} " in WORKFLOW and "--interleave-rounds" in WORKFLOW
+    workflow = workflow_text("main", "embedload==0.1.0")
+    assert f"-a rounds={harness.GATE_ROUNDS} " in workflow and "--interleave-rounds" in workflow
     assert "-a rounds=N" in BENCH_SOURCE
 
 

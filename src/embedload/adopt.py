@@ -4,18 +4,24 @@ Writes, and never overwrites (an existing file is left alone and what to merge i
 
 - ``asv.conf.json``: builds the application's wheel per commit (``--no-deps``), into an
   environment with the stack pinned to the versions installed here (torch, sentence-transformers,
-  transformers) and embedload beside it;
+  transformers; torch's CPU build where ``PIP_EXTRA_INDEX_URL`` names its index, as the workflow
+  does) and embedload beside it, installed from where it came from (:func:`embedload_requirement`);
 - ``benchmarks/__init__.py`` and ``benchmarks/bench_embedload.py``: embedload's suite classes
   (:mod:`embedload.suite`) with the params of ``[tool.embedload.suite]``;
-- ``[tool.embedload.suite]`` and ``[tool.embedload.targets]`` appended to ``pyproject.toml`` when
-  absent;
+- ``[tool.embedload.suite]`` appended to ``pyproject.toml`` when absent (targets are the project's
+  to set: embedload's defaults are reported, never gated);
+- ``.asv/`` added to ``.gitignore`` (asv's environments are GBs);
 - ``.github/workflows/embedload.yml``: on a pull request, measure the base and the head back to
-  back and gate the head (``embedload gate``).
+  back and gate the head; on a push, measure the new commits into the history kept in the branch
+  ``asv-results`` and publish it to GitHub Pages.
+
+Nothing written names a path of the machine that ran ``init``: a runner has none of them.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -27,12 +33,16 @@ from pathlib import Path
 from .config import STRATEGIES, UsageError, load_config
 from .files import write_new_file
 from .models import DEFAULT_MODEL
+from .resultsbranch import DEFAULT_BRANCH
 from .runtimes import RUNTIME_NAMES
-from .targets import DEFAULT_TARGETS
 
-#: The stack pinned in the application's asv environment: the versions installed here.
+#: The stack pinned in the application's asv environment and the workflow: the versions installed here.
 PINNED = ("torch", "sentence-transformers", "transformers")
-WHEELS_ENV = "EMBEDLOAD_WHEELS"
+#: torch's CPU builds. PyPI's default Linux torch brings several GB of CUDA libraries; with this
+#: index beside PyPI, pip takes the CPU build of the pinned version (``2.13.0+cpu`` sorts above ``2.13.0``).
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+#: The rounds the written workflow takes: 10 of 2 samples for the gate (20 a side), 4 for the history.
+GATE_ROUNDS, HISTORY_ROUNDS = 10, 4
 
 BENCH_SOURCE = '''"""This application's load, measured by embedload (written by `embedload init`).
 
@@ -59,12 +69,22 @@ class Memory(suite.Memory):
     params = _PARAMS
 '''
 
-WORKFLOW = """# Written by `embedload init`: measure the pull request's base and head back to back, then gate.
+WORKFLOW = """# Written by `embedload init` (embedload's docs/adopt.md, "In CI").
+# Pull requests: the base and the head measured in one asv run, their rounds interleaved, then the
+# gate (its exit code is the check, its markdown the step summary). Pushes to {branch}: the new
+# commits measured into the history, which is kept in the branch {results_branch}, then published
+# to GitHub Pages (asv's dashboard and embedload's stage page).
 name: embedload
 on:
   pull_request:
+  push:
+    branches: [{branch}]
+env:
+  # torch's CPU build: PyPI's default Linux torch brings several GB of CUDA libraries.
+  PIP_EXTRA_INDEX_URL: {torch_index}
 jobs:
-  load-time:
+  gate:
+    if: github.event_name == 'pull_request'
     runs-on: ubuntu-latest
     steps:
       - uses: actions/checkout@v4
@@ -72,22 +92,76 @@ jobs:
           fetch-depth: 0
       - uses: actions/setup-python@v5
         with:
-          python-version: "3.11"
-      - name: Install embedload and asv
-        run: python -m pip install {embedload_spec}
-      - name: Measure base and head (10 rounds of 2 samples, interleaved)
+          python-version: "{python}"
+      - name: Install embedload and the stack
+        run: python -m pip install {install}
+      # asv exits 1 when it cannot measure (an environment or a build failed): the step fails there.
+      # It exits 2 when benchmarks failed: the gate lists them and cannot judge (exit 2).
+      - name: Measure base and head ({gate_rounds} rounds of 2 samples, interleaved)
         run: |
           asv machine --yes
-          asv continuous -a rounds=10 --record-samples --interleave-rounds --show-stderr \\
-            origin/${{{{ github.base_ref }}}} HEAD || true
+          git rev-parse HEAD "origin/${{GITHUB_BASE_REF}}" |
+            asv run HASHFILE:- -a rounds={gate_rounds} --record-samples --interleave-rounds --show-stderr ||
+            [ $? -eq 2 ]
       - name: Gate
         run: |
-          embedload gate --commit HEAD --baseline origin/${{{{ github.base_ref }}}} --format markdown \\
-            --output embedload-gate.md
-          status=$?
+          status=0
+          embedload gate --commit HEAD --baseline "origin/${{GITHUB_BASE_REF}}" --format markdown \\
+            --output embedload-gate.md || status=$?
           cat embedload-gate.md >> "$GITHUB_STEP_SUMMARY"
-          exit $status
-        shell: bash {{0}}
+          exit "$status"
+
+  history:
+    if: github.event_name == 'push'
+    runs-on: ubuntu-latest
+    permissions:
+      contents: write
+    env:
+      # One asv machine name for every runner, so that the history reads as one machine.
+      ASV_MACHINE: github-ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "{python}"
+      - name: Install embedload and the stack
+        run: python -m pip install {install}
+      - name: Restore the history from the branch {results_branch}
+        run: embedload results-branch restore --branch {results_branch}
+      - name: Measure the pushed commits not measured yet
+        env:
+          BEFORE: ${{{{ github.event.before }}}}
+        run: |
+          asv machine --machine "$ASV_MACHINE" --yes
+          # the push's commits; the pushed one alone when the one before is unknown (a new branch, a force push)
+          range="HEAD^!"
+          if git cat-file -e "${{BEFORE}}^{{commit}}" 2>/dev/null; then range="${{BEFORE}}..HEAD"; fi
+          asv run "$range" --skip-existing-commits -a rounds={history_rounds} --record-samples --show-stderr \\
+            --machine "$ASV_MACHINE" || [ $? -eq 2 ]
+      - name: Keep the history in the branch {results_branch}
+        run: embedload results-branch save --branch {results_branch} --message "asv results at ${{GITHUB_SHA}}"
+      - name: Publish (asv's dashboard, and embedload's stage page beside it)
+        run: |
+          asv publish
+          embedload publish
+      - uses: actions/upload-pages-artifact@v3
+        with:
+          path: .asv/html
+
+  deploy:
+    needs: history
+    runs-on: ubuntu-latest
+    permissions:
+      pages: write
+      id-token: write
+    environment:
+      name: github-pages
+      url: ${{{{ steps.deployment.outputs.page_url }}}}
+    steps:
+      - id: deployment
+        uses: actions/deploy-pages@v4
 """
 
 
@@ -108,41 +182,62 @@ def parse_loader(text: str) -> tuple[str, str | None]:
     return spec, strategy or None
 
 
-def embedload_requirement(progress: Callable[[str], None]) -> str:
-    """How the application's environment installs this embedload: a version, or a wheel of a local checkout."""
+_SPEC_HINT = ("pass --embedload-spec with what a runner can install, e.g. "
+              "--embedload-spec 'embedload @ git+https://github.com/OWNER/embedload@TAG' or 'embedload==0.1.0'")
+
+
+def embedload_requirement(spec: str | None = None, progress: Callable[[str], None] = lambda line: None) -> str:
+    """What the application's environments install as embedload: ``spec`` when given, else where this one came from.
+
+    PEP 610's ``direct_url.json`` says where pip took it: a VCS URL is pinned to its commit; an
+    archive URL is kept with its hash; no record means an index, so its version. A folder or a file
+    of this machine is refused: a runner has neither.
+    """
+    if spec is not None:
+        spec = spec.strip()
+        if not spec:
+            raise UsageError("--embedload-spec is empty; " + _SPEC_HINT)
+        if _names_local_path(spec):
+            progress(f"--embedload-spec {spec} names a path of this machine: the files written work here, "
+                     f"not on a CI runner")
+        return spec
     dist = metadata.distribution("embedload")
     direct = dist.read_text("direct_url.json")
-    url = json.loads(direct).get("url", "") if direct else ""
-    if not url.startswith("file://"):
+    if not direct:
         return f"embedload=={dist.version}"
-    source = Path(url[len("file://"):])
-    if not (source / "pyproject.toml").is_file():
-        return url[len("file://"):]  # an installed wheel file
-    wheels = Path(_wheels_dir())
-    wheels.mkdir(parents=True, exist_ok=True)
-    progress(f"embedload is installed from the checkout {source}: building its wheel into {wheels}")
-    out = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(source)],
-        capture_output=True, text=True, check=False,
-    )
-    if out.returncode != 0:
-        tail = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise UsageError(f"could not build embedload's wheel from {source}: {tail}")
-    wheel = wheels / f"embedload-{dist.version}-py3-none-any.whl"
-    if not wheel.is_file():
-        raise UsageError(f"pip built no {wheel.name} in {wheels}")
-    return str(wheel)
+    info = json.loads(direct)
+    url = info.get("url", "")
+    local = url.startswith("file:")
+    vcs = info.get("vcs_info")
+    if vcs and not local:
+        requirement = f"embedload @ {vcs['vcs']}+{url}@{vcs['commit_id']}"
+        if info.get("subdirectory"):
+            requirement += f"#subdirectory={info['subdirectory']}"
+        return requirement
+    archive = info.get("archive_info")
+    if archive is not None and not local:
+        hashes = archive.get("hashes") or {}
+        fragment = next((f"#{name}={value}" for name, value in sorted(hashes.items())), "")
+        return f"embedload @ {url}{fragment}"
+    where = url.removeprefix("file://")
+    what = "a git repository" if vcs else "an archive" if archive is not None else "a folder"
+    raise UsageError(f"embedload is installed from {what} of this machine ({where}), which a CI runner does not "
+                     f"have; " + _SPEC_HINT)
 
 
-def _wheels_dir() -> str:
-    import os
+def _names_local_path(spec: str) -> bool:
+    target = spec.split(" @ ", 1)[-1].strip()
+    for prefix in ("git+", "hg+", "svn+", "bzr+"):
+        target = target.removeprefix(prefix)
+    return target.startswith(("file:", "/", "./", "../", "~")) or Path(target).exists()
 
-    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "embedload" / "wheels"
-    return os.environ.get(WHEELS_ENV) or str(default)
+
+def stack_pins() -> dict[str, str]:
+    """The stack's versions installed here, as an index has them (a local label such as ``+cpu`` dropped)."""
+    return {name: metadata.version(name).split("+", 1)[0] for name in PINNED}
 
 
 def asv_config(project: str, branch: str, embedload: str) -> dict:
-    pins = {name: [metadata.version(name)] for name in PINNED}
     return {
         "version": 1,
         "project": project,
@@ -151,12 +246,13 @@ def asv_config(project: str, branch: str, embedload: str) -> dict:
         "dvcs": "git",
         "environment_type": "virtualenv",
         "pythons": [f"{sys.version_info.major}.{sys.version_info.minor}"],
-        "matrix": {"req": pins, "env_nobuild": {"EMBEDLOAD_DEVICE": ["cpu"]}},
+        "matrix": {"req": {name: [version] for name, version in stack_pins().items()},
+                   "env_nobuild": {"EMBEDLOAD_DEVICE": ["cpu"]}},
         # The application's wheel alone; its dependencies and embedload (with its own) are installed
         # by the first install command, and the application is reinstalled at each commit.
         "build_command": ["python -m pip wheel --no-deps -w {build_cache_dir} {build_dir}"],
         "install_command": [
-            f"in-dir={{env_dir}} python -m pip install {embedload}",
+            f"in-dir={{env_dir}} python -m pip install {shlex.quote(embedload)}",
             "in-dir={env_dir} python -m pip install {wheel_file}",
             "in-dir={env_dir} python -m pip install --no-deps --force-reinstall {wheel_file}",
         ],
@@ -169,6 +265,15 @@ def asv_config(project: str, branch: str, embedload: str) -> dict:
         "install_timeout": 1200,
         "default_benchmark_timeout": 600,
     }
+
+
+def workflow_text(branch: str, embedload: str) -> str:
+    install = " ".join(shlex.quote(f"{name}=={version}") for name, version in stack_pins().items())
+    return WORKFLOW.format(
+        branch=branch, results_branch=DEFAULT_BRANCH, torch_index=TORCH_CPU_INDEX,
+        python=f"{sys.version_info.major}.{sys.version_info.minor}", install=f"{install} {shlex.quote(embedload)}",
+        gate_rounds=GATE_ROUNDS, history_rounds=HISTORY_ROUNDS,
+    )
 
 
 def _toml_string_list(items) -> str:
@@ -192,12 +297,6 @@ def suite_toml(loaders: list[tuple[str, str | None]], models: list[str], runtime
     return "\n".join(lines) + "\n"
 
 
-def targets_toml() -> str:
-    body = "\n".join(f"{name} = {value:g}" for name, value in DEFAULT_TARGETS.items())
-    return ("\n# What `embedload gate` holds the load to: seconds per stage, memory in MB (embedload's defaults).\n"
-            f"[tool.embedload.targets]\n{body}\n")
-
-
 def init_repository(
     root: Path,
     *,
@@ -206,6 +305,7 @@ def init_repository(
     runtimes: list[str] | None = None,
     caches: list[str] | None = None,
     workflow: bool = True,
+    embedload_spec: str | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> list[Written]:
     """Write the files that let ``root``'s application track its own load (see the module docstring)."""
@@ -238,7 +338,7 @@ def init_repository(
         raise UsageError(f"--cache {bad[0]}: expected warm or cold")
 
     written: list[Written] = []
-    embedload = embedload_requirement(progress)
+    embedload = embedload_requirement(embedload_spec, progress)
     branch = _current_branch(root)
     conf = asv_config(project, branch, embedload)
     merge = {key: conf[key] for key in ("matrix", "build_command", "install_command", "uninstall_command")}
@@ -246,22 +346,67 @@ def init_repository(
                           "exists; left as it is. Merge these settings into it:\n" + json.dumps(merge, indent=4)))
     written.append(_write(root / "benchmarks" / "__init__.py", ""))
     written.append(_write(root / "benchmarks" / "bench_embedload.py", BENCH_SOURCE))
-    appended = ""
     if "suite" not in section:
-        appended += suite_toml(parsed, models or [DEFAULT_MODEL], runtimes or [], caches or ["warm"])
-    if "targets" not in section:
-        appended += targets_toml()
-    if appended:
         text = pyproject.read_text(encoding="utf-8")
+        appended = suite_toml(parsed, models or [DEFAULT_MODEL], runtimes or [], caches or ["warm"])
         write_new_file(pyproject, text + ("" if text.endswith("\n") else "\n") + appended, force=True)
-        written.append(Written(pyproject, "appended", "[tool.embedload.suite] and/or [tool.embedload.targets]"))
+        written.append(Written(pyproject, "appended", "[tool.embedload.suite]"))
     else:
-        written.append(Written(pyproject, "kept", "[tool.embedload.suite] and [tool.embedload.targets] are there already"))
+        written.append(Written(pyproject, "kept", "[tool.embedload.suite] is there already"))
+    written.append(_ignore_asv(root))
     if workflow:
-        spec = "embedload" if embedload.endswith(".whl") else embedload
-        written.append(_write(root / ".github" / "workflows" / "embedload.yml", WORKFLOW.format(embedload_spec=spec)))
+        written.append(_write(root / ".github" / "workflows" / "embedload.yml", workflow_text(branch, embedload)))
     load_config(pyproject).suite(DEFAULT_MODEL)  # what was written reads back
     return written
+
+
+def _ignore_asv(root: Path) -> Written:
+    """``.asv/`` in ``.gitignore``: asv's environments (GBs) and results never go in a commit by accident."""
+    path = root / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if any(line.strip() in (".asv", ".asv/", "/.asv", "/.asv/") for line in text.splitlines()):
+        return Written(path, "kept", ".asv/ is ignored already")
+    write_new_file(path, text + ("" if not text or text.endswith("\n") else "\n")
+                   + "# asv's environments and results (embedload init)\n.asv/\n", force=True)
+    return Written(path, "appended" if text else "written", ".asv/")
+
+
+def history_start(root: Path, loader_specs: list[str]) -> list[str]:
+    """Where each loader's history starts: the commit that added its module's file, said in one line each."""
+    lines = []
+    for spec in loader_specs:
+        module = spec.split(":", 1)[0]
+        path = _module_file(root, module)
+        if path is None:
+            lines.append(f"{module}: no file for it in the working tree, so no commit range can be told")
+            continue
+        rel = path.relative_to(root).as_posix()
+        added = _git_out(root, "log", "--diff-filter=A", "--format=%H", "--", rel).split()
+        if not added:
+            lines.append(f"{module} ({rel}) is not committed yet: its history starts at the commit that adds it, "
+                         f"so commit it, then measure with `asv run NEW`")
+            continue
+        first = added[-1]
+        parent = _git_out(root, "rev-parse", "--verify", "--quiet", f"{first}^").strip()
+        spec_range = f"{first[:8]}^..HEAD" if parent else "HEAD"
+        count = _git_out(root, "rev-list", "--count", f"{first}^..HEAD" if parent else "HEAD").strip()
+        lines.append(f"{module} ({rel}) exists from {first[:8]}: measure its history with "
+                     f"`asv run \"{spec_range}\" -a rounds={HISTORY_ROUNDS} --record-samples` ({count} commit(s)); "
+                     f"commits before it have nothing to measure")
+    return lines
+
+
+def _module_file(root: Path, module: str) -> Path | None:
+    parts = module.split(".")
+    for base in (root / "src", root):
+        for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts) / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _git_out(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False).stdout
 
 
 def _write(path: Path, text: str, merge_note: str = "") -> Written:
@@ -275,4 +420,3 @@ def _write(path: Path, text: str, merge_note: str = "") -> Written:
 def _current_branch(root: Path) -> str:
     out = subprocess.run(["git", "symbolic-ref", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=False)
     return out.stdout.strip() or "main"
-

@@ -16,7 +16,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from . import __version__, deferral
-from .adopt import init_repository
+from .adopt import history_start, init_repository
 from .children import Terminated, raise_on_sigterm
 from .config import ConfigError, UsageError, load_config
 from .dashboard import PublishError, publish
@@ -30,6 +30,7 @@ from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
 from .profile import profile, profile_strategy, stderr_progress
 from .report import RENDERERS, format_probe, format_results_table
 from .results import ResultsError, asv_env_python, default_machine, load_commit_results
+from .resultsbranch import restore, save
 from .runtimes import (
     CACHE_STATES,
     LOADER_RUNTIME,
@@ -247,7 +248,7 @@ def _cmd_profile(args) -> int:
                                          ("--imports", args.imports), ("--drop-caches", args.drop_caches)) if given]
         if both:
             raise UsageError(f"--strategy cannot be combined with {', '.join(both)}: strategy profiles are not saved or "
-                             f"compared; track and gate them with asv (make bench-strategies, then embedload gate)")
+                             f"compared; track and gate them with asv (a loader with its strategy in [tool.embedload.suite], then embedload gate)")
         if args.model and len(args.model) > 1:
             raise UsageError("--strategy profiles one model; pass --model once")
         strategies = list(STRATEGY_NAMES) if args.strategy == ["all"] else args.strategy
@@ -344,13 +345,36 @@ def _cmd_defer(args) -> int:
 
 def _cmd_init(args) -> int:
     written = init_repository(Path(args.dir), loaders=args.loader or [], models=args.model, runtimes=args.runtime,
-                              caches=args.cache, workflow=not args.no_workflow, progress=stderr_progress)
+                              caches=args.cache, workflow=not args.no_workflow, embedload_spec=args.embedload_spec,
+                              progress=stderr_progress)
+    root = Path(args.dir).resolve()
     for w in written:
-        print(f"{w.status:<9} {w.path}" + (f"  ({w.note})" if w.note and "\n" not in w.note else ""))
+        print(f"{w.status:<9} {w.path.relative_to(root)}" + (f"  ({w.note})" if w.note and "\n" not in w.note else ""))
         if "\n" in w.note:
             print(w.note)
-    print("\nnext: commit these files, then `asv machine --yes && asv run -a rounds=4` (README of your suite: "
-          "embedload's docs/adopt.md)")
+    config = load_config(root / "pyproject.toml")
+    print("\nhistory:")
+    for line in history_start(root, list(config.suite(DEFAULT_MODEL).loaders)):
+        print(f"  {line}")
+    if "targets" in config.section:
+        print("\ntargets: [tool.embedload.targets] is set: the gate holds the figures to the targets it names")
+    else:
+        print("\ntargets: none set, so the gate judges regressions against a baseline and reports embedload's "
+              "default targets without gating them; set [tool.embedload.targets] in pyproject.toml to gate your "
+              "own (embedload's docs/gate.md, \"Targets\")")
+    print("\nnext: commit these files, then `asv machine --yes && asv run HEAD^! -a rounds=4 --record-samples` "
+          "(embedload's docs/adopt.md)")
+    return 0
+
+
+def _cmd_results_branch(args) -> int:
+    results = Path(args.results) if args.results else _results_dir_from_asv_conf(args.asv_config)
+    repo = Path.cwd()
+    if args.action == "restore":
+        results.mkdir(parents=True, exist_ok=True)
+        restore(repo, results, remote=args.remote, branch=args.branch, progress=print)
+    else:
+        save(repo, results, remote=args.remote, branch=args.branch, message=args.message, progress=print)
     return 0
 
 
@@ -511,12 +535,16 @@ def _get_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "gate", parents=[common],
         help="judge asv results against targets and a baseline; exit 0 pass, 1 fail, 2 cannot judge",
-        description="Read asv's results for a commit; check embedload's stage benchmarks against "
-        "[tool.embedload.targets] and every benchmark (any asv suite) against a baseline, within the same asv "
-        "environment, with asv compare's rule. "
-        "Exit 0: within target, no regression; 1: a target missed or a regression (see --fail-on), whatever else "
-        "failed; 2: cannot judge (no results, unknown or ambiguous commit, malformed file, no environment or "
-        "benchmark in common, equal sides, or benchmarks that failed: see --allow-failures).",
+        description="Read asv's results for a commit; check embedload's stage benchmarks against targets and "
+        "every benchmark (any asv suite) against a baseline, within the same asv environment. Targets: only those "
+        "your project sets in [tool.embedload.targets] are gated; embedload's defaults (the seed's: import 1 s, "
+        "total 5 s, ...) are reported beside the figures and never fail the gate. Regressions: with samples on "
+        "both sides measured back to back, the gate's one-sided Mann-Whitney test at a family level of 5%; "
+        "otherwise asv compare's rule; a comparison asv calls regressed never passes. "
+        "Exit 0: within target, no regression; 1: a gated target missed or a regression (see --fail-on), whatever "
+        "else failed; 2: cannot judge (no results, unknown or ambiguous commit, malformed file, no environment or "
+        "benchmark in common, equal sides, too few samples for the test to reject, nothing to gate, or "
+        "benchmarks that failed: see --allow-failures).",
     )
     _add_results_options(p, "to judge")
     _add_baseline_options(p, "a git ref (origin/main, a tag, a hash or prefix of results) or a file (a saved asv results "
@@ -558,11 +586,13 @@ def _get_parser() -> argparse.ArgumentParser:
         "init", parents=[common],
         help="set up your application's repository to track its own load across its commits with asv",
         description="Write, in your application's repository (never overwriting a file): asv.conf.json (builds "
-        "your package per commit beside the stack pinned to the versions installed here, and embedload); "
-        "benchmarks/bench_embedload.py (embedload's stages of your loaders: import, init, first encode, total, "
-        "memory); [tool.embedload.suite] and [tool.embedload.targets] in pyproject.toml (what is measured, and "
-        "what the gate holds it to); .github/workflows/embedload.yml (measure a pull request's base and head, "
-        "then gate). docs/adopt.md walks through it.",
+        "your package per commit beside the stack pinned to the versions installed here, and embedload from "
+        "where it came from: see --embedload-spec); benchmarks/bench_embedload.py (embedload's stages of your "
+        "loaders: import, init, first encode, total, memory); [tool.embedload.suite] in pyproject.toml (what is "
+        "measured); .asv/ in .gitignore; .github/workflows/embedload.yml (pull requests: base and head measured "
+        "back to back, then gated; pushes: the history kept in the branch asv-results, published to Pages). "
+        "No target is written: the gate gates the targets you set in [tool.embedload.targets], and reports "
+        "embedload's defaults. Prints where each loader's history starts. docs/adopt.md walks through it.",
     )
     p.add_argument("--dir", default=".", help="the repository's root (default: here)")
     p.add_argument("--loader", action="append", metavar="MODULE:CALLABLE[=STRATEGY]",
@@ -573,7 +603,26 @@ def _get_parser() -> argparse.ArgumentParser:
                    help="a built-in runtime to measure beside your loaders, e.g. st-torch as a reference (default: none)")
     p.add_argument("--cache", action="append", choices=CACHE_STATES, help="cache state; repeat for both (default: warm)")
     p.add_argument("--no-workflow", action="store_true", help="do not write .github/workflows/embedload.yml")
+    p.add_argument("--embedload-spec", metavar="SPEC",
+                   help="how CI installs embedload, as pip takes it (e.g. 'embedload @ git+https://github.com/OWNER/"
+                        "embedload@TAG'); default: where this embedload came from (its git URL and commit, or its "
+                        "version on an index); needed when it came from a folder of this machine")
     p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser(
+        "results-branch", parents=[common],
+        help="keep asv's results in a git branch: restore them before asv runs, save them after (CI's history)",
+        description="restore: fetch the branch from the remote and add its files to asv's results folder (a file "
+                    "already there is kept). save: commit the results folder onto the branch and push it (git "
+                    "plumbing with a temporary index: the checkout is untouched). The workflow `embedload init` "
+                    "writes runs both around `asv run NEW`. Exit 0, or 2 with one line saying what git refused.")
+    p.add_argument("action", choices=("restore", "save"))
+    p.add_argument("--branch", default="asv-results", help="the results branch (default: %(default)s)")
+    p.add_argument("--remote", default="origin", help="the remote it lives on (default: %(default)s)")
+    p.add_argument("--results", metavar="DIR", help="asv results folder (default: results_dir in --asv-config)")
+    p.add_argument("--asv-config", default="asv.conf.json", metavar="FILE", help="asv.conf.json (default: %(default)s)")
+    p.add_argument("--message", default="asv results", help="save: the commit message (default: %(default)s)")
+    p.set_defaults(func=_cmd_results_branch)
 
     p = sub.add_parser(
         "imports", parents=[common],

@@ -223,7 +223,7 @@ svg text{font:11px system-ui,sans-serif}
 <div class="note">Medians of asv's samples (each a fresh interpreter); the whisker spans the total's quartiles.
 Verdicts are the gate's (embedload gate) against the previous commit measured on the same machine and environment;
 commits measured minutes or days apart also differ by the machine's drift (up to ±10% on a shared VM), which the test cannot tell from a change:
-to judge one change, measure both commits back to back (<code>make gate</code>).
+to judge one change, measure both commits back to back, rounds interleaved (<code>asv continuous --interleave-rounds</code>, then <code>embedload gate</code>).
 Written by <code>embedload publish</code>; nothing on this page is fetched from the network.
 <a href="../index.html">asv's dashboard</a></div>
 <div class="note" id="before" hidden></div>

@@ -80,10 +80,27 @@ def measurable(runtime, cache):
     check_measurable("st-torch", cache)  # the cache state, and the stack a loader builds on
     module = runtime.split(":", 1)[0]
     if not importable(module):
-        raise NotAvailable(f"loader module {module} is not importable in this environment (is the application installed?)")
+        raise NotAvailable(_missing_module_reason(module))
     rt = loader_runtime(runtime)
     strategy = STRATEGIES.get(runtime)
     return dataclasses.replace(rt, description=f"{rt.description} ({strategy})") if strategy else rt
+
+
+def _missing_module_reason(module: str) -> str:
+    """Why a loader's module cannot be imported: it does not exist at this commit, or its package is not installed."""
+    from importlib import metadata
+
+    top = module.split(".", 1)[0]
+    project = os.environ.get("ASV_PROJECT", "")  # asv names the application it built for this commit
+    try:
+        installed = bool(project) and metadata.distribution(project) is not None
+    except metadata.PackageNotFoundError:
+        installed = False
+    if installed or (top != module and importable(top)):
+        what = f"the application {project}" if installed else f"its package {top}"
+        return (f"loader module {module} does not exist at this commit ({what} is installed): the history worth "
+                f"measuring starts at the commit that adds it (embedload init prints that range)")
+    return f"package {top} is not installed in this environment, so loader module {module} cannot be imported"
 
 
 def configure(pyproject: Path) -> SuiteSettings:

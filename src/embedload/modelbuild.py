@@ -264,7 +264,7 @@ def _import_onnx():
         from onnx import numpy_helper
     except ImportError as exc:
         raise BuildError(f"rebuilding from ONNX needs onnx and onnxruntime ({exc.name} is missing): "
-                         f"pip install 'embedload[models]' (make setup installs it)") from None
+                         f"pip install 'embedload[models]'") from None
     return onnx, numpy_helper, onnxruntime
 
 

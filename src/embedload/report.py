@@ -267,9 +267,13 @@ def conditions_lines(conditions: list[tuple[str, str, Conditions]]) -> list[str]
     if not conditions:
         return ["not recorded (results of another suite, or of an embedload before conditions were kept): "
                 "nothing says whether the machine was quiet"]
-    disturbed = [(side, label, c) for side, label, c in conditions if c.disturbed]
+    disturbed: dict[tuple[str, str], list[str]] = {}
+    for side, label, c in conditions:
+        if c.disturbed:  # figures measured in the same runs share their conditions: said once
+            disturbed.setdefault((side, c.describe()), []).append(label)
     if disturbed:
-        return [f"⚠ {label} [{side}]: {c.describe()}" for side, label, c in disturbed]
+        return [f"⚠ {labels[0]}" + (f" and {len(labels) - 1} more figure(s) of the same runs" if len(labels) > 1 else "")
+                + f" [{side}]: {text}" for (side, text), labels in disturbed.items()]
     worst = max(c.other_cores for _, _, c in conditions)
     steal = max(c.steal for _, _, c in conditions)
     return [f"quiet: {len(conditions)} timing(s) recorded, other processes at most {worst:.2f} cores on average "
@@ -300,9 +304,10 @@ def comparison_tally(report: Report) -> str:
 
 def _check_figures(c: TargetCheck) -> tuple[str, str]:
     """A target check's measured value and its target, as written in every format."""
-    if c.unit == "MB":
-        return format_bytes(c.value * 1e6), f"{c.target:g} MB"
-    return format_seconds(c.value), format_seconds(c.target)
+    target = f"{c.target:g} MB" if c.unit == "MB" else format_seconds(c.target)
+    if not c.gated:
+        target += " (embedload's default, not gated)"
+    return (format_bytes(c.value * 1e6) if c.unit == "MB" else format_seconds(c.value)), target
 
 
 def _comparison_mark(c: Comparison) -> str:
@@ -417,7 +422,8 @@ def report_to_dict(report: Report) -> dict:
             for r in report.strategies
         ],
         "targets": [
-            {"row": c.row, "metric": c.metric, "value": c.value, "target": c.target, "unit": c.unit, "passed": c.passed}
+            {"row": c.row, "metric": c.metric, "value": c.value, "target": c.target, "unit": c.unit, "passed": c.passed,
+             "gated": c.gated}
             for c in report.checks
         ],
         "comparisons": [
@@ -466,8 +472,9 @@ def render_junit(report: Report) -> str:
 
     suite("embedload.targets", [
         (f"targets.{c.row}", f"{c.metric} <= {c.target:g} {c.unit}",
-         "pass" if c.passed else "failure",
-         f"{c.label}: measured {c.value:.4g} {c.unit}, target {c.target:g} {c.unit}")
+         "pass" if c.passed else "failure" if c.gated else "skipped",
+         f"{c.label}: measured {c.value:.4g} {c.unit}, target {c.target:g} {c.unit}"
+         + ("" if c.gated else " (embedload's default, not gated)"))
         for c in report.checks
     ])
     suite("embedload.regressions", [_junit_comparison(c, report) for c in report.comparisons])

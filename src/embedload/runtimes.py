@@ -79,8 +79,7 @@ class Runtime:
             return ""
         # Its own environment: installed into the main stack, optimum-onnx/-intel would downgrade
         # transformers (they need <4.58) and sentence-transformers.
-        return (f"pip install -c constraints-runtimes.txt 'embedload[{self.extra}]' into its own environment "
-                f"(`make bench-runtimes` builds one)")
+        return f"pip install 'embedload[{self.extra}]' into an environment of its own (embedload's docs/runtimes.md)"
 
     def code(self, stage: str) -> str:
         """The source of one stage; ``total`` is the parts in order."""
