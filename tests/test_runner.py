@@ -89,12 +89,12 @@ def world(tmp_path_factory):
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _passed(steps, but=None):
-    """Every step passed (``but`` names the one step expected to exit 1)."""
+def _passed(steps, but=None, code=1):
+    """Every step passed (``but`` names the one step expected to exit ``code``)."""
     text = "\n".join(f"{s}\n{s.output if s.status == 'failed' else ''}" for s in steps)
     for s in steps:
         if s.name == but:
-            assert s.returncode == 1, text
+            assert s.returncode == code, text
         elif s.status != "skipped" or "not emulated" not in s.output:
             assert s.status == "passed", text
     return steps
@@ -165,21 +165,26 @@ def test_the_workflow_init_writes_passes_on_a_clean_runner(world, tmp_path):
     clean_workspaces(root)
 
 
-#: The planted slowdown in embedload's measuring child: its import stage sleeps first.
-PLANT = ("    for name, code in compiled:\n        snapshots.append(list(sys.modules))\n",
-         "    for name, code in compiled:\n        snapshots.append(list(sys.modules))\n"
-         "        if name == \"import\":\n            time.sleep(3.0)  # planted (tests/test_runner.py)\n")
+#: The planted slowdown in embedload's measuring child: its import stage sleeps, inside the stage's clock.
+PLANT = ("        start = time.perf_counter()\n        exec(code, namespace)\n",
+         "        start = time.perf_counter()\n        if name == \"import\":\n"
+         "            time.sleep(3.0)  # planted (tests/test_runner.py)\n        exec(code, namespace)\n")
 
 
-@pytest.mark.slow
-def test_embedloads_own_workflow_passes_on_a_clean_runner(world, tmp_path):
-    root, snapshot, commit, git_env, runner = world
-    workflow = snapshot / ".github" / "workflows" / "benchmarks.yml"
+def _embedload_remote(snapshot: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """embedload's repository as GitHub would hold it (a bare remote of the snapshot), and a clone to push from."""
     remote = tmp_path / "embedload.git"
     _git(tmp_path, "clone", "-q", "--bare", str(snapshot), str(remote))
     work = tmp_path / "embedload"
     _git(tmp_path, "clone", "-q", str(remote), str(work))
+    return remote, work
 
+
+@pytest.mark.slow
+def test_embedloads_own_history_job_keeps_both_pushes_on_a_clean_runner(world, tmp_path):
+    root, snapshot, commit, git_env, runner = world
+    workflow = snapshot / ".github" / "workflows" / "benchmarks.yml"
+    remote, work = _embedload_remote(snapshot, tmp_path)
     # two pushes to main: the history keeps both
     _passed(runner.run_job(workflow, "history", remote=remote, event="push", sha=commit, ref="refs/heads/main"))
     clean_workspaces(root)
@@ -191,17 +196,25 @@ def test_embedloads_own_workflow_passes_on_a_clean_runner(world, tmp_path):
     clean_workspaces(root)
     assert {commit[:8], second[:8]} <= _results_in_branch(remote)
 
-    # a pull request that plants a slower import stage: make gate exits 1
+
+@pytest.mark.slow
+def test_embedloads_own_gate_job_fails_a_planted_slowdown_on_a_clean_runner(world, tmp_path):
+    root, snapshot, commit, git_env, runner = world
+    workflow = snapshot / ".github" / "workflows" / "benchmarks.yml"
+    remote, work = _embedload_remote(snapshot, tmp_path)
+    # a pull request that plants a slower import stage: make gate exits 1 (make's own 2 for a failed command)
     _git(work, "checkout", "-q", "-b", "slow")
     child = work / "src" / "embedload" / "_probe_child.py"
-    assert PLANT[0] in child.read_text()
+    assert child.read_text().count(PLANT[0]) == 1
     child.write_text(child.read_text().replace(*PLANT))
     slow = _commit(work, "a planted slowdown")
     _git(work, "push", "-q", "origin", "slow")
     gate = "Measure base and head back to back, then gate (its exit code is the check)"
+    # make exits 2 for any failed command: the step summary (the gate's markdown) says it was a regression
     _passed(runner.run_job(workflow, "gate", remote=remote, event="pull_request", sha=slow, ref="refs/pull/1/merge",
-                           base_ref="main"), but=gate)
-    clean_workspaces(root)
-
-    assert "regressed" in runner.summary.read_text()
+                           base_ref="main"), but=gate, code=2)
+    summary = runner.summary.read_text()
+    assert summary.startswith("## ❌ embedload: FAIL: ") and "regressed" in summary, summary[:2000]
+    [regressed] = [line for line in summary.splitlines() if "track_import(" in line and "warm" in line
+                   and line.startswith("| regressed |")]
     clean_workspaces(root)
