@@ -9,16 +9,17 @@ both commits' results in the branch asv-results.
 
 Neither gate verdict here can flip by chance:
 
-- the application's loader (``embedapp.steady``) spends fixed times sleeping and allocates fixed
-  buffers, so each figure's spread over samples is about 1% of it. The unchanged commit would need
-  a median ratio of 1.05 (the gate's floor) by chance, some 10 standard errors of the ratio
-  away (below one in a million); the planted +300 ms import (50 ms before: 7x) is flagged by
-  every sample;
+- the application's loader (``embedapp.steady``) sleeps 300 ms in each stage and allocates fixed
+  buffers; what varies between samples is the rest (the import of a small module, a buffer's page
+  faults, the scheduler's delay: milliseconds). For the unchanged commit to regress, the medians
+  of 20 interleaved samples a side would have to differ by 5% (the gate's floor), 15 ms on every
+  sample's typical stage, with nothing that differs between the two sides; the planted import
+  (+300 ms, twice the time) moves every sample by twenty times that;
 - embedload's own gate measures the real stack: its pull request plants a 3 s sleep in the
-  measured child's import stage (import about 4-7 s here: +40% or more; every planted sample is
-  above every unplanted one, so the test's p is its smallest, 1/C(40,20)). Its exit 0 on an
-  unchanged commit is the application's case above: the same gate, the same steps after it,
-  and a make gate run costs about 10 minutes here.
+  measured child's import stage (import about 3-7 s here, a sample's spread under a second: the
+  shift is several spreads, and the U test's p at 20 a side falls far below its level). Its exit
+  0 on an unchanged commit is the application's case above: the same gate, the same steps after
+  it, and a make gate run costs about 10 minutes here.
 """
 
 import os
@@ -38,7 +39,7 @@ IDENTITY = {"GIT_AUTHOR_NAME": "dev", "GIT_AUTHOR_EMAIL": "dev@example.invalid",
 STEADY = '''"""A stand-in provider with fixed costs (tests/test_runner.py): sleeps and touched buffers."""
 import time
 
-IMPORT_SLEEP = 0.05
+IMPORT_SLEEP = 0.3
 _HELD = b"\\x01" * 8_000_000
 time.sleep(IMPORT_SLEEP)
 
@@ -51,12 +52,12 @@ class _Encoder:
     def encode(self, sentence, **kwargs):
         if self.warm is None:
             self.warm = b"\\x03" * 8_000_000
-            time.sleep(0.05)
+            time.sleep(0.3)
         return [0.5] * 8
 
 
 def load(model_path, device):
-    time.sleep(0.1)
+    time.sleep(0.3)
     return _Encoder()
 '''
 
@@ -144,7 +145,7 @@ def test_the_workflow_init_writes_passes_on_a_clean_runner(world, tmp_path):
     # a pull request with a planted import regression: the gate exits 1
     _git(app, "checkout", "-q", "-b", "slow")
     steady = app / "src" / "embedapp" / "steady.py"
-    steady.write_text(STEADY.replace("IMPORT_SLEEP = 0.05", "IMPORT_SLEEP = 0.35"))
+    steady.write_text(STEADY.replace("IMPORT_SLEEP = 0.3", "IMPORT_SLEEP = 0.6"))
     slow = _commit(app, "a slower import")
     _git(app, "push", "-q", "origin", "slow")
     _passed(runner.run_job(workflow, "gate", remote=remote, event="pull_request", sha=slow,

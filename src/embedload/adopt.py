@@ -384,7 +384,7 @@ def history_start(root: Path, loader_specs: list[str]) -> list[str]:
         added = _git_out(root, "log", "--diff-filter=A", "--format=%H", "--", rel).split()
         if not added:
             lines.append(f"{module} ({rel}) is not committed yet: its history starts at the commit that adds it, "
-                         f"so commit it, then measure with `asv run NEW`")
+                         f"so commit it, then measure from there (`asv run HEAD^!` once it is HEAD)")
             continue
         first = added[-1]
         parent = _git_out(root, "rev-parse", "--verify", "--quiet", f"{first}^").strip()
@@ -418,5 +418,4 @@ def _write(path: Path, text: str, merge_note: str = "") -> Written:
 
 
 def _current_branch(root: Path) -> str:
-    out = subprocess.run(["git", "symbolic-ref", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=False)
-    return out.stdout.strip() or "main"
+    return _git_out(root, "symbolic-ref", "--short", "HEAD").strip() or "main"

@@ -30,7 +30,7 @@ from .probe import DEFAULT_TIMEOUT, ProbeError, run_probe
 from .profile import profile, profile_strategy, stderr_progress
 from .report import RENDERERS, format_probe, format_results_table
 from .results import ResultsError, asv_env_python, default_machine, load_commit_results
-from .resultsbranch import restore, save
+from .resultsbranch import DEFAULT_BRANCH, restore, save
 from .runtimes import (
     CACHE_STATES,
     LOADER_RUNTIME,
@@ -615,9 +615,9 @@ def _get_parser() -> argparse.ArgumentParser:
         description="restore: fetch the branch from the remote and add its files to asv's results folder (a file "
                     "already there is kept). save: commit the results folder onto the branch and push it (git "
                     "plumbing with a temporary index: the checkout is untouched). The workflow `embedload init` "
-                    "writes runs both around `asv run NEW`. Exit 0, or 2 with one line saying what git refused.")
+                    "writes runs both around its asv run. Exit 0, or 2 with one line saying what git refused.")
     p.add_argument("action", choices=("restore", "save"))
-    p.add_argument("--branch", default="asv-results", help="the results branch (default: %(default)s)")
+    p.add_argument("--branch", default=DEFAULT_BRANCH, help="the results branch (default: %(default)s)")
     p.add_argument("--remote", default="origin", help="the remote it lives on (default: %(default)s)")
     p.add_argument("--results", metavar="DIR", help="asv results folder (default: results_dir in --asv-config)")
     p.add_argument("--asv-config", default="asv.conf.json", metavar="FILE", help="asv.conf.json (default: %(default)s)")
