@@ -47,7 +47,7 @@ models: setup
 	$(BIN)/embedload models fetch paraphrase-MiniLM-L3-v2
 
 # Sampling: every figure of a combination comes from the same fresh interpreters, SAMPLES_PER_ROUND
-# (2) a round (src/embedload/harness.py). asv runs a track_ benchmark for one round unless -a rounds
+# (2) a round (src/embedload/suite/harness.py). asv runs a track_ benchmark for one round unless -a rounds
 # says more: 4 rounds give each figure 8 samples, the gate's 10 give 20 a side.
 ROUNDS      := -a rounds=4
 GATE_ROUNDS := -a rounds=10

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import EMBEDLOAD_GIT_URL, REPO, embedload_git_snapshot, git_installed_embedload
 
-from embedload import adopt
-from embedload.adopt import embedload_requirement, history_start, init_repository, parse_loader
-from embedload.catalog import catalog_name
-from embedload.cli import main
-from embedload.config import ConfigError, UsageError, load_config
+from embedload.base.catalog import catalog_name
+from embedload.base.config import ConfigError, UsageError, load_config
+from embedload.commands import adopt
+from embedload.commands.adopt import embedload_requirement, history_start, init_repository, parse_loader
+from embedload.commands.cli import main
 
 APP = REPO / "examples" / "app"
 HISTORY = ("1_eager", "2_lazy", "3_heavy_import")
@@ -165,7 +165,7 @@ def test_init_says_where_each_loaders_history_starts(app):
 
 
 def test_a_loader_module_missing_at_a_commit_is_said_so(monkeypatch):
-    from embedload.harness import _missing_module_reason
+    from embedload.suite.harness import _missing_module_reason
 
     monkeypatch.setenv("ASV_PROJECT", "embedload")  # installed here
     assert _missing_module_reason("embedload.no_such_loader").startswith(
@@ -214,7 +214,7 @@ def test_an_application_suite_reads_as_embedload_figures():
 
 
 def test_the_design_before_one_load_per_sample_is_named_not_joined():
-    from embedload.catalog import before_one_load
+    from embedload.base.catalog import before_one_load
 
     assert before_one_load("bench_timing.Import.timeraw_import") == "bench_load.Stages.track_import"
     assert before_one_load("bench_probe.Memory.track_peak_rss_total") == "bench_load.Memory.track_peak_rss_total"

@@ -11,9 +11,10 @@ import psutil
 import pytest
 from test_gate import _evaluate, _suite_measurements
 
-from embedload import conditions
-from embedload.conditions import Conditions, Window, read_conditions
-from embedload.report import conditions_lines, render_json, render_junit, render_markdown, render_text
+from embedload.measure import conditions
+from embedload.measure.conditions import Conditions, Window, read_conditions
+from embedload.render.gate_report import render_json, render_junit, render_markdown, render_text
+from embedload.render.lines import conditions_lines
 
 BUSY = "import time\nend = time.time() + 30\nwhile time.time() < end: pass\n"
 
@@ -103,7 +104,7 @@ def test_a_pass_from_a_disturbed_run_says_so_in_every_format():
     document = json.loads(render_json(report))
     assert document["conditions"]["disturbed"] is True
     assert {(b["side"], b["disturbed"]) for b in document["conditions"]["benchmarks"]} == {("current", True), ("baseline", False)}
-    skipped = ET.fromstring(render_junit(report)).findall(".//testsuite[@name='embedload.conditions']/testcase/skipped")
+    skipped = ET.fromstring(render_junit(report)).findall(".//testsuite[@name='embedload.measure.conditions']/testcase/skipped")
     assert len(skipped) == 4
 
     quiet = _evaluate(_with_conditions(_suite_measurements(), 0.02), baseline=base, baseline_name="b")
@@ -119,7 +120,7 @@ def test_a_process_that_is_part_of_the_measurement_is_not_a_disturbance():
     import sys
     import time
 
-    from embedload.conditions import Window
+    from embedload.measure.conditions import Window
 
     busy = subprocess.Popen([sys.executable, "-c", BUSY])  # alive until killed: its CPU stays readable
     try:

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from embedload import dashboard
-from embedload.config import Config
-from embedload.results import load_commit_results
+from embedload.base.config import Config
+from embedload.render import dashboard
+from embedload.results.asv_results import load_commit_results
 
 FIXTURE = REPO / "tests" / "fixtures" / "dashboard"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -77,7 +77,7 @@ def test_an_unknown_cdn_address_stops_with_its_name_and_changes_nothing(tmp_path
 
 
 def test_publish_without_asvs_pages_or_results_says_what_to_run(tmp_path, capsys):
-    from embedload.cli import main
+    from embedload.commands.cli import main
 
     (tmp_path / "results").mkdir()
     assert main(["publish", "--results", str(tmp_path / "results"), "--html", str(tmp_path / "html")]) == 2

@@ -13,10 +13,10 @@ import jsonschema
 import pytest
 from conftest import REPO
 
-from embedload import deferral
-from embedload.cli import main
-from embedload.models import resolve_model
-from embedload.runtimes import loader_runtime
+from embedload.commands.cli import main
+from embedload.measure import deferral
+from embedload.measure.runtimes import loader_runtime
+from embedload.models.registry import resolve_model
 
 BURN = "import time as _t\n_until = _t.process_time() + 0.3\nwhile _t.process_time() < _until:\n    pass\n"
 TREE = {

@@ -17,12 +17,12 @@ import pytest
 from conftest import REPO
 from foreign_suite import ForeignSuite
 
-from embedload.cli import main
-from embedload.config import Config, ConfigError, load_config
-from embedload.gate import evaluate
-from embedload.report import render_json, render_junit, render_markdown, render_text
-from embedload.results import Measurement
-from embedload.targets import DEFAULT_TARGETS, load_targets
+from embedload.base.config import Config, ConfigError, load_config
+from embedload.commands.cli import main
+from embedload.judge.gate import evaluate
+from embedload.judge.targets import DEFAULT_TARGETS, load_targets
+from embedload.render.gate_report import render_json, render_junit, render_markdown, render_text
+from embedload.results.asv_results import Measurement
 
 
 def gate(*args, cwd):
@@ -289,7 +289,8 @@ def test_only_the_targets_a_project_sets_are_gated():
 def test_what_asv_calls_regressed_never_passes():
     """In a large family the gate's share of the level can be stricter than asv's own p < 0.002: a comparison
     asv's rule calls regressed is a regression whatever the gate's test found."""
-    from embedload.gate import Comparison, _judge_sampled
+    from embedload.judge.gate import _judge_sampled
+    from embedload.judge.verdicts import Comparison
 
     base = [1.0 + 0.01 * i for i in range(20)]
     cur = [2 * x for x in base]
@@ -309,7 +310,7 @@ def test_within_targets_exit_0():
 
 def test_what_a_bench_regex_left_out_is_one_line_with_its_benchmarks_counted():
     """asv stores a combination --bench left out as skipped, with no reason: one grouped line, not one per benchmark."""
-    from embedload.results import not_run_reason
+    from embedload.results.asv_results import not_run_reason
 
     left_out = [Measurement(f"bench_load.Memory.track_{fig}", {"model": "m", "runtime": rt, "cache": "warm"}, None,
                             "bytes", "skipped", reason=not_run_reason("c" * 40))
@@ -389,7 +390,7 @@ def test_baseline_with_no_benchmark_in_common_cannot_judge():
 
 
 def test_a_baseline_of_the_design_before_one_load_cannot_be_judged_and_says_why():
-    from embedload.catalog import BEFORE_ONE_LOAD
+    from embedload.base.catalog import BEFORE_ONE_LOAD
 
     today = {new: old for old, new in BEFORE_ONE_LOAD.items()}
     before = [dataclasses.replace(m, benchmark=today[m.benchmark]) for m in _suite_measurements() if m.benchmark in today]
@@ -420,7 +421,7 @@ def test_formats():
 
     root = ET.fromstring(render_junit(report))
     suites = {s.get("name"): s for s in root.iter("testsuite")}
-    assert int(suites["embedload.targets"].get("tests")) == 5
+    assert int(suites["embedload.judge.targets"].get("tests")) == 5
     assert int(suites["embedload.regressions"].get("failures")) >= 1
     cases = list(root.iter("testcase"))
     assert all(c.get("classname") and c.get("name") for c in cases)
@@ -472,8 +473,8 @@ def test_a_name_that_is_a_file_and_a_ref_is_refused(foreign):
 
 
 def test_show_table_has_a_row_per_model_runtime_cache():
-    from embedload.report import format_results_table
-    from embedload.results import CommitResults
+    from embedload.render.results_table import format_results_table
+    from embedload.results.asv_results import CommitResults
 
     lines = format_results_table(CommitResults("a" * 40, "box", _suite_measurements(), {}, [])).splitlines()
     assert lines[0] == "asv results for aaaaaaaa on machine box"
@@ -484,9 +485,9 @@ def test_show_table_has_a_row_per_model_runtime_cache():
 
 
 def test_show_counts_the_interpreters_and_names_the_design_before_without_joining_it():
-    from embedload.conditions import Conditions
-    from embedload.report import format_results_table
-    from embedload.results import CommitResults
+    from embedload.measure.conditions import Conditions
+    from embedload.render.results_table import format_results_table
+    from embedload.results.asv_results import CommitResults
 
     rounds = Conditions(rounds=4, wall=40.0, other_cpu=0.0, steal=0.0, load=0.1, samples=8)
     current = [dataclasses.replace(m, conditions=rounds) if m.status == "ok" else m for m in _suite_measurements()]
@@ -521,7 +522,7 @@ def test_a_loaders_strategy_labels_its_rows(tmp_path):
 
 def _sampled(samples, span):
     """One timing measured at ``span`` (first round's start, last round's end; None: not recorded)."""
-    from embedload.conditions import Conditions
+    from embedload.measure.conditions import Conditions
 
     conditions = Conditions(4, 8.0, 0.0, 0.0, 0.1, *span) if span else None
     value = sorted(samples)[len(samples) // 2]
@@ -535,7 +536,7 @@ def test_separate_runs_are_judged_by_asvs_rule_and_interleaved_rounds_by_the_gat
     """Fixed samples (nothing random): 8 a side, current 7% slower with the two overlapping. The gate's
     one-sided test flags it (p = 0.010); asv's two-sided test does not (p = 0.021, not below 0.002).
     Which one judges depends only on whether the sides' rounds overlapped in time."""
-    from embedload.gate import compare
+    from embedload.judge.gate import compare
 
     base = [1.00, 1.02, 1.04, 1.06, 1.08, 1.10, 1.12, 1.14]
     cur = [x * 1.07 for x in base]
@@ -566,8 +567,8 @@ def test_memory_is_judged_in_a_family_of_its_own():
     that family (alpha 0.05/15 for the smallest p), it would not be."""
     import dataclasses
 
-    from embedload.gate import compare
-    from embedload.power import one_sided_p
+    from embedload.base.power import one_sided_p
+    from embedload.judge.gate import compare
 
     base = [1.00, 1.02, 1.04, 1.06, 1.08, 1.10, 1.12, 1.14]
     cur = [x * 1.07 for x in base]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from embedload.importtime import STDLIB, attribute, between_markers, entries, parse_importtime, walk
+from embedload.measure.importtime import STDLIB, attribute, between_markers, entries, parse_importtime, walk
 
 FIXTURE = (Path(__file__).parent / "fixtures" / "importtime_small.txt").read_text()
 DISTS = {"app": ["my-app"], "sklearn": ["scikit-learn"], "scipy": ["scipy"], "torch": ["torch"]}

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from embedload.config import ConfigError, load_config
-from embedload.models import resolve_model
-from embedload.probe import run_probe
-from embedload.runtimes import loader_runtime
+from embedload.base.config import ConfigError, load_config
+from embedload.measure.probe import run_probe
+from embedload.measure.runtimes import loader_runtime
+from embedload.models.registry import resolve_model
 
 LOADERS = Path(__file__).parent / "loaders"
 

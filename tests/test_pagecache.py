@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from embedload import pagecache
-from embedload.models import resolve_model
-from embedload.probe import run_probe
+from embedload.measure import pagecache
+from embedload.measure.probe import run_probe
+from embedload.models.registry import resolve_model
 
 
 def _warm(paths):
@@ -51,7 +51,7 @@ def test_residency_of_missing_files_is_counted_not_crashing(tmp_path):
 
 @pytest.mark.slow
 def test_stage_files_come_from_the_import_itself(tiny_model):
-    from embedload.runtimes import get_runtime
+    from embedload.measure.runtimes import get_runtime
 
     sets = pagecache.stage_files(get_runtime("st-torch"), tiny_model.as_posix(), "cpu")
     names = [os.path.basename(p) for p in sets["import"]]
@@ -69,7 +69,7 @@ def test_stage_files_come_from_the_import_itself(tiny_model):
 
 def test_stage_files_key_tells_virtualenvs_apart(tmp_path):
     """Two venvs' pythons are symlinks to one interpreter; their file lists must not be shared."""
-    from embedload.runtimes import get_runtime
+    from embedload.measure.runtimes import get_runtime
 
     runtime = get_runtime("st-torch")
     keys = set()
@@ -115,7 +115,7 @@ def test_a_file_another_process_holds_is_not_cold(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "held"
         listing = pagecache.write_file_list([str(big)])
-        proc = subprocess.run([sys.executable, "-m", "embedload.pagecache", "evict", listing, "--label", "pinned"],
+        proc = subprocess.run([sys.executable, "-m", "embedload.measure.evict", "evict", listing, "--label", "pinned"],
                               capture_output=True, text=True)
     finally:
         holder.kill()

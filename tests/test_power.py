@@ -12,7 +12,7 @@ import pytest
 from asv._stats import mann_whitney_u
 from test_gate import _evaluate, _suite_measurements
 
-from embedload.power import (
+from embedload.base.power import (
     FAMILY_ALPHA,
     detectable_slowdown,
     holm,
@@ -22,7 +22,7 @@ from embedload.power import (
     samples_needed,
     stated_power,
 )
-from embedload.report import render_json, render_junit, render_markdown, render_text
+from embedload.render.gate_report import render_json, render_junit, render_markdown, render_text
 
 # z for a one-sided 0.05 / 2 (two sampled comparisons in the run) and for a power of 0.9, from a normal table
 Z_ALPHA, Z_POWER = 1.959964, 1.281552
@@ -61,7 +61,7 @@ def test_a_noise_that_needs_a_million_samples_is_stated_not_a_crash():
     """Two profile runs a side whose first encode took 4 ms and 170 ms: a noise that needs about 10^5..10^6
     samples a side. C(n+m, n) of that is beyond a float; the power is stated (2026-12-04, a make test run
     ended in OverflowError on such samples)."""
-    from embedload.power import can_reject
+    from embedload.base.power import can_reject
 
     assert can_reject(100_000, 100_000, 0.05) and can_reject(600_000, 600_000, 1e-6)
     assert can_reject(3, 3, 0.05) is False and can_reject(4, 4, 0.05)  # the exact boundary, as before

@@ -5,9 +5,10 @@ import time
 
 import pytest
 
-from embedload.models import resolve_model
-from embedload.probe import ProbeError, run_probe
-from embedload.runtimes import PARTS, Runtime
+from embedload.base.catalog import PARTS
+from embedload.measure.probe import ProbeError, run_probe
+from embedload.measure.runtimes import Runtime
+from embedload.models.registry import resolve_model
 
 MB = 2**20
 
@@ -99,7 +100,7 @@ def test_hanging_child_is_bounded_by_timeout(tiny_model):
 def test_corrupt_weights_are_named_before_any_child_starts(tiny_model, tmp_path):
     import shutil
 
-    from embedload.models import ModelError
+    from embedload.models.registry import ModelError
 
     broken = tmp_path / "corrupt"
     shutil.copytree(tiny_model, broken)

@@ -41,7 +41,7 @@ def test_report_has_the_seed_layout_and_progress(saved):
 def test_output_is_a_profile_document(saved):
     folder, _out = saved
     doc = json.loads((folder / "base.json").read_text())
-    assert doc["schema"] == "embedload.profile/1"
+    assert doc["schema"] == "embedload.commands.profile/1"
     assert len(doc["runs"]) == 2 and all(r["cache"] == "warm" for r in doc["runs"])
     assert doc["versions"]["torch"]
 
@@ -73,7 +73,7 @@ def test_baseline_comparison_uses_the_gate_rule(saved, tiny_model):
 
 @pytest.mark.slow
 def test_profile_json_is_a_gate_baseline(saved):
-    from embedload.gate import load_baseline_file
+    from embedload.judge.gate import load_baseline_file
 
     folder, _out = saved
     measurements, name = load_baseline_file(folder / "base.json", None)
@@ -113,8 +113,8 @@ def test_output_is_the_report_as_for_the_gate(tiny_model, tmp_path):
 @pytest.mark.slow
 def test_profile_is_a_library_call(tiny_model, empty_config, tmp_path):
     """The command without its CLI: keyword arguments in, a judged report and the runs out."""
-    from embedload.config import load_config
-    from embedload.profile import profile as run_profile
+    from embedload.base.config import load_config
+    from embedload.commands.profile import profile as run_profile
 
     lines = []
     result = run_profile([str(tiny_model)], config=load_config(), runs=1, save_runs=tmp_path / "runs.json",
@@ -135,8 +135,8 @@ def test_profile_is_a_library_call(tiny_model, empty_config, tmp_path):
 
 
 def test_profile_refuses_bad_options_before_measuring(tiny_model, empty_config, tmp_path):
-    from embedload.config import UsageError, load_config
-    from embedload.profile import profile as run_profile
+    from embedload.base.config import UsageError, load_config
+    from embedload.commands.profile import profile as run_profile
 
     lines = []
     for kwargs, expected in (({"drop_caches": True}, "--drop-caches only applies with --cold-start"),

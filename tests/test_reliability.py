@@ -11,12 +11,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from embedload import prepare as prepare_mod
-from embedload.children import child_environ
-from embedload.files import write_new_file
-from embedload.models import resolve_model
-from embedload.probe import ProbeError, run_probe
-from embedload.runtimes import loader_runtime
+from embedload.base.children import child_environ
+from embedload.base.files import write_new_file
+from embedload.measure import build_runtime_folders as prepare_mod
+from embedload.measure.probe import ProbeError, run_probe
+from embedload.measure.runtimes import loader_runtime
+from embedload.models.registry import resolve_model
 
 HANG = """
 import subprocess, time
@@ -133,7 +133,7 @@ def test_outputs_are_checked_before_any_measurement(sandbox, output, expected):
 
 @pytest.mark.slow
 def test_runs_are_kept_when_the_output_appears_meanwhile(sandbox, tiny_model, monkeypatch, capsys):
-    from embedload import cli, profile
+    from embedload.commands import cli, profile
 
     tmp_path, env = sandbox
     target = tmp_path / "runs.json"
@@ -241,8 +241,8 @@ def test_the_measured_child_does_not_see_credentials(tiny_model, tmp_path, monke
 @pytest.mark.slow
 def test_two_prepares_of_one_folder_do_not_race(tmp_path, monkeypatch):
     """The second waits for the first (a lock), then finds its folder instead of renaming over it."""
-    from embedload.models import ResolvedModel
-    from embedload.runtimes import Runtime
+    from embedload.measure.runtimes import Runtime
+    from embedload.models.registry import ResolvedModel
 
     monkeypatch.setenv("EMBEDLOAD_PREPARED", str(tmp_path / "prepared"))
     rt = Runtime("st-onnx", "test", import_code="", init_code="", encode_code="", prepare_code="x")

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from embedload.cli import main
-from embedload.resultsbranch import BranchError, restore, save
+from embedload.commands.cli import main
+from embedload.results.results_branch import BranchError, restore, save
 
 IDENTITY = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
             "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}

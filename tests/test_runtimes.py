@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from embedload import prepare as prep
-from embedload import runtimes
-from embedload.models import ResolvedModel
-from embedload.probe import run_probe
+from embedload.base.catalog import PARTS
+from embedload.measure import build_runtime_folders as prep
+from embedload.measure import runtime_folders as folders
+from embedload.measure import runtimes
+from embedload.measure.probe import run_probe
+from embedload.models.registry import ResolvedModel
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture
 def prepared_root(tmp_path, monkeypatch):
     root = tmp_path / "prepared"
-    monkeypatch.setenv(prep.PREPARED_ENV, str(root))
+    monkeypatch.setenv(folders.PREPARED_ENV, str(root))
     return root
 
 
@@ -40,7 +42,7 @@ def test_every_runtime_is_defined_once_with_its_stages():
     for name in runtimes.RUNTIME_NAMES:
         rt = runtimes.get_runtime(name)
         assert not rt.unavailable
-        assert all(rt.code(stage) for stage in runtimes.PARTS)
+        assert all(rt.code(stage) for stage in PARTS)
         assert rt.needs_preparing == (name != "st-torch")
     assert runtimes.get_runtime("st-onnx-int8").min_cosine == 0.99
     assert runtimes.get_runtime("fastembed").min_cosine == 0.999
@@ -49,20 +51,20 @@ def test_every_runtime_is_defined_once_with_its_stages():
 
 def test_unprepared_runtime_is_skipped_with_the_command(tiny_model, prepared_root):
     model = ResolvedModel("tiny", tiny_model, "path")
-    with pytest.raises(prep.NotPrepared) as err:
-        prep.model_for(model, runtimes.get_runtime("fastembed"))
+    with pytest.raises(folders.NotPrepared) as err:
+        folders.model_for(model, runtimes.get_runtime("fastembed"))
     assert "embedload prepare --runtime fastembed --model tiny" in str(err.value)
     assert isinstance(err.value, runtimes.NotAvailable)  # asv shows it as skipped
-    assert prep.model_for(model, runtimes.get_runtime("st-torch")) is model
+    assert folders.model_for(model, runtimes.get_runtime("st-torch")) is model
 
 
 def test_a_failed_vector_check_is_never_measured(tiny_model, prepared_root):
     model = ResolvedModel("tiny", tiny_model, "path")
-    folder = prep.model_dir(model) / "st-onnx"
+    folder = folders.model_dir(model) / "st-onnx"
     folder.mkdir(parents=True)
-    (folder / prep.MANIFEST).write_text(json.dumps({"check": {"cosine": 0.42, "ok": False}}))
-    with pytest.raises(prep.CheckFailed, match="computes something else"):
-        prep.model_for(model, runtimes.get_runtime("st-onnx"))
+    (folder / folders.MANIFEST).write_text(json.dumps({"check": {"cosine": 0.42, "ok": False}}))
+    with pytest.raises(folders.CheckFailed, match="computes something else"):
+        folders.model_for(model, runtimes.get_runtime("st-onnx"))
 
 
 def test_prepared_folders_follow_the_content_not_the_path(tiny_model, tmp_path, prepared_root):
@@ -70,18 +72,18 @@ def test_prepared_folders_follow_the_content_not_the_path(tiny_model, tmp_path, 
 
     copy = tmp_path / "elsewhere" / "tiny-st"
     shutil.copytree(tiny_model, copy)
-    a = prep.model_dir(ResolvedModel("tiny", tiny_model, "path"))
-    assert a == prep.model_dir(ResolvedModel("tiny", copy, "path"))  # same model, another env
+    a = folders.model_dir(ResolvedModel("tiny", tiny_model, "path"))
+    assert a == folders.model_dir(ResolvedModel("tiny", copy, "path"))  # same model, another env
     (copy / "config.json").write_text((copy / "config.json").read_text() + " ")
-    assert a != prep.model_dir(ResolvedModel("tiny", copy, "path"))  # a changed model
+    assert a != folders.model_dir(ResolvedModel("tiny", copy, "path"))  # a changed model
     assert str(a).startswith(str(prepared_root))
 
 
 def test_cosine():
-    assert prep.cosine([1.0, 0.0], [2.0, 0.0]) == pytest.approx(1.0)
-    assert prep.cosine([1.0, 0.0], [0.0, 1.0]) == pytest.approx(0.0)
-    with pytest.raises(prep.CheckFailed):
-        prep.cosine([1.0], [1.0, 2.0])
+    assert folders.cosine([1.0, 0.0], [2.0, 0.0]) == pytest.approx(1.0)
+    assert folders.cosine([1.0, 0.0], [0.0, 1.0]) == pytest.approx(0.0)
+    with pytest.raises(folders.CheckFailed):
+        folders.cosine([1.0], [1.0, 2.0])
 
 
 # --- end to end, in an interpreter with the runtimes' packages --------------------------------
@@ -136,16 +138,16 @@ def test_prepare_then_probe_matches_st_torch(runtime, runtimes_python, tiny_mode
 def test_a_runtime_that_computes_something_else_fails_loudly(runtimes_python, tiny_model_rt, prepared_root):
     rt = runtimes.get_runtime("st-onnx")
     prep.prepare(tiny_model_rt, rt, python=runtimes_python)
-    reference = prep.model_dir(tiny_model_rt) / prep.REFERENCE
+    reference = folders.model_dir(tiny_model_rt) / folders.REFERENCE
     doc = json.loads(reference.read_text())
     doc["vector"] = [-x for x in doc["vector"]]  # as if st-torch had computed the opposite
     reference.write_text(json.dumps(doc))
-    with pytest.raises(prep.CheckFailed, match="computes something else"):
+    with pytest.raises(folders.CheckFailed, match="computes something else"):
         run_probe(tiny_model_rt, rt, "warm", python=runtimes_python)
 
 
 def test_prepare_cli_exit_codes(monkeypatch, prepared_root, capsys):
-    from embedload.cli import main
+    from embedload.commands.cli import main
 
     monkeypatch.setattr(runtimes, "importable", lambda name: False)
     assert main(["prepare", "--runtime", "fastembed"]) == 2

@@ -10,13 +10,15 @@ import time
 import psutil
 import pytest
 
-from embedload import cli, startup, strategies
-from embedload.gate import evaluate
-from embedload.loadrows import strategy_rows
-from embedload.models import resolve_model
-from embedload.report import render_json, render_markdown, render_text
-from embedload.results import Measurement
-from embedload.runtimes import NotAvailable, bindings, get_runtime
+from embedload.commands import cli
+from embedload.judge.gate import evaluate
+from embedload.measure import strategies
+from embedload.measure import strategy_runner as startup
+from embedload.measure.runtimes import NotAvailable, bindings, get_runtime
+from embedload.models.registry import resolve_model
+from embedload.render.gate_report import render_json, render_markdown, render_text
+from embedload.results.asv_results import Measurement
+from embedload.results.load_rows import strategy_rows
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def test_the_service_answers_with_the_models_vector_and_is_removed(tiny):
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from embedload.runtimes import SENTENCE
+    from embedload.measure.runtimes import SENTENCE
 
     expected = SentenceTransformer(str(tiny.path), device="cpu").encode(SENTENCE)
     assert np.allclose(got, expected, atol=1e-5)
@@ -52,8 +54,8 @@ def test_the_service_answers_with_the_models_vector_and_is_removed(tiny):
 def test_the_service_ends_when_the_process_that_started_it_dies(tiny):
     script = textwrap.dedent(f"""
         import os
-        from embedload import startup
-        from embedload.runtimes import get_runtime
+        from embedload.measure import strategy_runner as startup
+        from embedload.measure.runtimes import get_runtime
         s = startup.start_service(get_runtime("st-torch"), {str(tiny.path)!r}, "cpu")
         print(s.process.pid, s.workdir, flush=True)
         os._exit(0)  # no cleanup: as if killed
@@ -120,7 +122,7 @@ def _strategy_measurements():
 
 
 def test_strategy_rows_reach_every_format_and_the_recommendations(empty_config):
-    from embedload.config import load_config
+    from embedload.base.config import load_config
 
     ms = _strategy_measurements()
     rows = strategy_rows(ms)
@@ -179,14 +181,14 @@ def test_a_strategy_round_gives_every_figure_from_the_same_runs_or_a_reason(tiny
     """What the track_ benchmarks read: a round of runs per measurable combination (the service started
     for the round and stopped after it), a one-line reason otherwise."""
     from benchmarks import bench_strategy
-    from embedload import harness
+    from embedload.suite import harness
 
     monkeypatch.chdir(tmp_path)  # asv's setup_cache folder, where each combination's rounds are kept
     for name, value in (("STRATEGY_MODELS", (str(tiny_model),)), ("RUNTIMES", ("st-torch", "st-onnx")),
                         ("CACHES", ("warm", "cold")), ("STRATEGIES_PARAM", ("service",))):
         monkeypatch.setattr(harness, name, value)
     monkeypatch.setattr(harness, "PYPROJECT", None)
-    monkeypatch.setattr("embedload.runtimes.importable", lambda module: module not in ("onnxruntime", "optimum.onnxruntime"))
+    monkeypatch.setattr("embedload.measure.runtimes.importable", lambda module: module not in ("onnxruntime", "optimum.onnxruntime"))
     before = _children_of_us()
     samples = harness.strategy_samples()
     key = harness.strategy_key(str(tiny_model), "st-torch", "warm", "service")

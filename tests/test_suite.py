@@ -14,9 +14,11 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO))
 from benchmarks import bench_load, bench_strategy  # noqa: E402
-from embedload import harness, runtimes  # noqa: E402
-from embedload.catalog import PROBE_BENCHMARKS, TIMING_BENCHMARKS  # noqa: E402
-from embedload.models import resolve_model  # noqa: E402
+from embedload.base.catalog import PROBE_BENCHMARKS, TIMING_BENCHMARKS  # noqa: E402
+from embedload.base.children import OFFLINE_ENV  # noqa: E402
+from embedload.measure import runtimes  # noqa: E402
+from embedload.models.registry import resolve_model  # noqa: E402
+from embedload.suite import harness  # noqa: E402
 
 MODELS = ("all-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2", "all-mpnet-base-v2")
 RUNTIMES = ("st-torch", "st-onnx", "st-onnx-int8", "st-openvino", "fastembed")
@@ -53,7 +55,7 @@ def test_every_make_target_says_how_its_samples_are_spread(target, samples):
 
 
 def test_the_workflow_init_writes_gives_the_gates_rounds():
-    from embedload.adopt import BENCH_SOURCE, workflow_text
+    from embedload.commands.adopt import BENCH_SOURCE, workflow_text
 
     workflow = workflow_text("main", "embedload==0.1.0")
     assert f"-a rounds={harness.GATE_ROUNDS} " in workflow and "--interleave-rounds" in workflow
@@ -111,7 +113,7 @@ def _fake_rounds(monkeypatch, tmp_path):
                            "total": {"seconds": 111 * i}}, "i": i}
 
     monkeypatch.setattr(harness, "run_probe", run_probe)
-    monkeypatch.setattr("embedload.probe.probe_figure", lambda run, name: None if name == "vector_cosine" else run["i"] * 1000)
+    monkeypatch.setattr("embedload.measure.probe.probe_figure", lambda run, name: None if name == "vector_cosine" else run["i"] * 1000)
     monkeypatch.setattr(harness, "resolve", lambda model: types.SimpleNamespace(name=model))
     monkeypatch.setattr(harness, "measurable", lambda runtime, cache: types.SimpleNamespace(name=runtime))
     monkeypatch.setattr(harness, "MODELS", ("a", "b"))
@@ -158,7 +160,7 @@ def test_a_figure_that_missed_rounds_returns_them_all(tmp_path, monkeypatch):
 
 
 def test_skips_and_failures_of_a_round(tmp_path, monkeypatch):
-    from embedload.probe import ProbeError
+    from embedload.measure.probe import ProbeError
 
     for exc, raised, match in ((runtimes.NotAvailable("st-onnx is not installed"), NotImplementedError, "st-onnx"),
                                (ProbeError("probe of st-torch failed: boom", "stderr tail"), RuntimeError, "boom")):
@@ -214,7 +216,8 @@ def test_check_skips_the_reference_runtime_in_setup():
 
 SPREAD_SUITE = textwrap.dedent("""
     import os
-    from embedload import harness, suite
+    from embedload.suite import harness
+    from embedload.suite import classes as suite
 
     def _round(model, runtime, cache):
         with open(os.environ["ROUNDS_LOG"], "a") as f:
@@ -290,7 +293,7 @@ def test_timeraw_source_runs_in_asv_runners_timer(tiny_model, stage):
     rt = runtimes.get_runtime("st-torch")
     model = resolve_model(str(tiny_model))
     source = runtimes.timeraw_source(rt, stage, model.path.as_posix(), "cpu")
-    seconds = _SeparateProcessTimer(lambda: source, env=runtimes.OFFLINE_ENV).timeit(number=1)
+    seconds = _SeparateProcessTimer(lambda: source, env=OFFLINE_ENV).timeit(number=1)
     assert 0 < seconds < 120
     if stage == "total":
         assert seconds > 0.5  # includes importing torch

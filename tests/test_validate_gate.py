@@ -74,7 +74,7 @@ def test_report_counts_detections_and_false_alarms(tmp_path, capsys):
 
 
 def test_a_sigterm_ends_it_with_one_line_and_143(monkeypatch, capsys):
-    from embedload.children import Terminated
+    from embedload.base.children import Terminated
 
     def stopped(args):
         raise Terminated()

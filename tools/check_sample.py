@@ -8,7 +8,7 @@ Each round runs, in an order that rotates from round to round so that the machin
 all of them alike:
 
 - the suite's sample: one child timing each stage and reading each one's peak RSS
-  (``embedload.probe.run_probe``), its whole life also timed from outside;
+  (``embedload.measure.probe.run_probe``), its whole life also timed from outside;
 - the bare child: the same stages with one clock around all three and nothing else;
 - an empty child: the same interpreter and spec with no stage, timed from outside (the
   interpreter's start, reading the spec, writing the result);
@@ -43,11 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from crosscheck import asv_runner_seconds, median_spread  # noqa: E402  (tools/: this script's folder)
 
-from embedload.children import child_environ, run_child  # noqa: E402
-from embedload.models import DEFAULT_MODEL, ModelError, resolve_model  # noqa: E402
-from embedload.pagecache import helper_source, stage_files, write_file_list  # noqa: E402
-from embedload.probe import _CHILD_SOURCE, run_probe  # noqa: E402
-from embedload.runtimes import STAGES, NotAvailable, check_measurable, timeraw_source  # noqa: E402
+from embedload.base.children import child_environ, run_child  # noqa: E402
+from embedload.measure.pagecache import helper_source, stage_files, write_file_list  # noqa: E402
+from embedload.measure.probe import _CHILD_SOURCE, run_probe  # noqa: E402
+from embedload.measure.runtimes import STAGES, NotAvailable, check_measurable, timeraw_source  # noqa: E402
+from embedload.models.registry import DEFAULT_MODEL, ModelError, resolve_model  # noqa: E402
 
 OVERHEAD_LIMIT = 0.01
 CLOCK_LIMIT = 0.05

@@ -6,7 +6,7 @@
 2. Each stage timed the way asv times it (asv_runner's own timeraw timer, same source, same
    interpreter) vs two independent measurements of the same work, taken in interleaved rounds
    so that the machine's drift hits all of them alike:
-   - the probe (``embedload.probe``: a different harness, per-stage perf_counter in one process);
+   - the probe (``embedload.measure.probe``: a different harness, per-stage perf_counter in one process);
    - an external whole-process wall clock: ``python -c SETUP+STMT`` minus ``python -c SETUP``,
      each timed from outside. Meaningful only for stages much longer than process jitter
      (import, total).
@@ -31,11 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from embedload.children import child_environ  # noqa: E402
-from embedload.models import DEFAULT_MODEL, resolve_model  # noqa: E402
-from embedload.probe import run_probe  # noqa: E402
-from embedload.results import TIMING_BENCHMARKS, ResultsError, asv_env_python, default_machine, load_commit_results  # noqa: E402
-from embedload.runtimes import OFFLINE_ENV, STAGES, get_runtime, timeraw_source  # noqa: E402
+from embedload.base.catalog import TIMING_BENCHMARKS  # noqa: E402
+from embedload.base.children import child_environ  # noqa: E402
+from embedload.measure.probe import run_probe  # noqa: E402
+from embedload.measure.runtimes import OFFLINE_ENV, STAGES, get_runtime, timeraw_source  # noqa: E402
+from embedload.models.registry import DEFAULT_MODEL, resolve_model  # noqa: E402
+from embedload.results.asv_config import asv_env_python  # noqa: E402
+from embedload.results.asv_results import ResultsError, default_machine, load_commit_results  # noqa: E402
 
 # os._exit: the interpreter's teardown (unloading torch takes ~2 s here) is not part of a stage.
 _EXIT = "\nimport os\nos._exit(0)"

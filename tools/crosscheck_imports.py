@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from embedload.importtime import profile_imports  # noqa: E402
-from embedload.runtimes import OFFLINE_ENV, get_runtime  # noqa: E402
+from embedload.measure.importtime import profile_imports  # noqa: E402
+from embedload.measure.runtimes import OFFLINE_ENV, get_runtime  # noqa: E402
 
 #: distribution -> its top-level import names
 PACKAGES = {"torch": ("torch",), "transformers": ("transformers",), "scipy": ("scipy",),

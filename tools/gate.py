@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 try:
-    from embedload.cli import main
+    from embedload.commands.cli import main
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-    from embedload.cli import main
+    from embedload.commands.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["gate", *sys.argv[1:]]))

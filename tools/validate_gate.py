@@ -119,7 +119,7 @@ def _conf(workdir: Path) -> Path:
 
 
 def _median_of(results_dir: Path, machine: str, commit: str, label: str) -> float:
-    from embedload.results import load_commit_results
+    from embedload.results.asv_results import load_commit_results
 
     for m in load_commit_results(results_dir, machine, commit).measurements:
         if m.label == label and m.status == "ok":
@@ -139,7 +139,7 @@ print(imported - start, time.perf_counter() - start)
 
 def _calibrate(python: str, runs: int = 3) -> dict[str, float]:
     """Import and total medians of ``runs`` fresh processes of the environment's interpreter (warm)."""
-    from embedload.models import DEFAULT_MODEL, resolve_model
+    from embedload.models.registry import DEFAULT_MODEL, resolve_model
 
     source = CALIBRATE.format(path=str(resolve_model(DEFAULT_MODEL).path))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -154,9 +154,9 @@ def _calibrate(python: str, runs: int = 3) -> dict[str, float]:
 
 
 def _trial(results_dir: Path, machine: str, base: str, cand: str, size: float, set_no: int, seconds: float) -> dict:
-    from embedload.config import Config
-    from embedload.gate import DEFAULT_THRESHOLD, evaluate
-    from embedload.results import load_commit_results
+    from embedload.base.config import Config
+    from embedload.judge.gate import DEFAULT_THRESHOLD, evaluate
+    from embedload.results.asv_results import load_commit_results
 
     current = load_commit_results(results_dir, machine, cand).measurements
     baseline = load_commit_results(results_dir, machine, base).measurements
@@ -176,8 +176,9 @@ def _trial(results_dir: Path, machine: str, base: str, cand: str, size: float, s
 
 
 def cmd_run(args) -> int:
-    from embedload.children import raise_on_sigterm, run_child
-    from embedload.results import asv_env_python, default_machine
+    from embedload.base.children import raise_on_sigterm, run_child
+    from embedload.results.asv_config import asv_env_python
+    from embedload.results.asv_results import default_machine
 
     raise_on_sigterm()  # a SIGTERM unwinds through the finally below, which takes the plant out
 
@@ -298,7 +299,7 @@ def main(argv=None) -> int:
     p.add_argument("--format", choices=("text", "markdown"), default="text")
     p.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
-    from embedload.children import Terminated
+    from embedload.base.children import Terminated
 
     try:
         return args.func(args)

@@ -9,7 +9,7 @@ npm registry, pinned in ``tools/web/package.json`` (``package-lock.json`` holds 
 sha512, which ``npm ci`` checks). This script copies the one file asv needs from each into
 ``src/embedload/web/vendor/`` and writes ``src/embedload/web/vendor.json``: per CDN address, the
 package, its version, the file and its sha256. ``embedload publish`` serves them from the html
-folder and rewrites asv's tags to them (``embedload.dashboard``); ``--check`` (run by the tests)
+folder and rewrites asv's tags to them (``embedload.render.dashboard``); ``--check`` (run by the tests)
 fails unless every vendored file is byte for byte its package's file.
 
 Two differ from what asv names, because the registry does not carry asv's exact files: flot

@@ -1,0 +1,1 @@
+"""The leaves every layer may use: settings, units, files, child processes, figure names, statistics."""

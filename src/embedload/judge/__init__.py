@@ -1,0 +1,1 @@
+"""Verdicts on measurements: targets, comparisons by asv's rule, and recommendations."""

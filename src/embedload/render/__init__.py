@@ -1,0 +1,1 @@
+"""Verdicts and measurements as text, markdown, JSON, JUnit and the stage page."""
