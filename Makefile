@@ -55,8 +55,8 @@ GATE_ROUNDS := -a rounds=10
 # run here, and asv keeps their earlier results). The strategies are bench-strategies'.
 # asv ORs several --bench regexes, so one regex says both.
 # Only st-torch's combinations: this environment has no other runtime's stack (bench-runtimes
-# builds one), and asv runs each selected combination in every round, one it skips too (0.4-0.5 s
-# each; the other runtimes were 368 skipped runs of make bench: 3 min 3 s at a 10-s import).
+# builds one), and asv runs each selected combination in every round, one it skips too, and each
+# skip costs a fresh process (docs/measurements.md, "Figures behind the code's choices").
 STAGE_BENCH := ^bench_load[.]
 ST_TORCH    := .*.st-torch.
 bench: models
@@ -108,7 +108,7 @@ bench-runtimes: setup
 	$(BIN)/embedload show --commit HEAD
 
 # Baseline and candidate measured back to back, their rounds interleaved, so both see the same
-# minutes of this machine (docs/gate.md: runs of one commit differ by up to ±10% here), with the
+# minutes of this machine (docs/gate.md: runs of one commit drift apart from minute to minute), with the
 # gate's samples ($(GATE_ROUNDS): 10 rounds of 2, 20 a side). By default the default model's import,
 # total and memory on st-torch, warm and cold, all from the same interpreters; only st-torch, as for
 # bench above. The gate's power was validated on the warm import and total (docs/gate.md). Not the

@@ -60,7 +60,7 @@ def test_the_tutorial_fails_the_gate_where_the_slowdown_is_planted(tiny_model, t
     assert re.search(r"^-> as expected: the gate at the fix [0-9a-f]{8} against the planted commit \(exit 0\)$", out.stdout, re.M)
 
     # The profile compared with its baseline named the import, and the planted lines are gone again.
-    assert (work / "before.txt").read_text().splitlines()[-1].startswith("REPORT: ")  # no baseline: nothing gated
+    assert (work / "before.txt").read_text().splitlines()[-1].startswith("REPORT: 1 load row(s) measured, nothing gated")  # no baseline
     after = (work / "after.txt").read_text()
     assert after.splitlines()[-1].startswith("FAIL: ")
     assert any(" regressed " in line and "import" in line for line in after.splitlines())

@@ -52,7 +52,8 @@ def runtime_comparison(rows) -> list[str]:
     return out
 
 
-#: A foreground slowdown is called out from this ratio (the task's run-to-run noise here is ~±20%).
+#: A foreground slowdown is called out from this ratio: above the task's own run-to-run noise
+#: (docs/measurements.md, "Figures behind the code's choices").
 FOREGROUND_NOTABLE = 1.25
 
 

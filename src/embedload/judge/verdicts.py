@@ -198,6 +198,8 @@ class Report:
             parts.append(f"{failed} benchmark(s) failed" + (" (not gated: --allow-failures)" if code == EXIT_OK else ""))
         if not parts and self.strategies and not self.fail_on:
             parts.append(f"{len(self.strategies)} load strategy row(s) measured, nothing gated")
+        if not parts and self.rows and not self.fail_on:
+            parts.append(f"{len(self.rows)} load row(s) measured, nothing gated (no baseline to compare with)")
         if self.disturbed:
             sides = sorted({side for side, _, _ in self.disturbed})
             parts.append(f"measured on a disturbed machine ({len(self.disturbed)} benchmark(s), {' and '.join(sides)}: "

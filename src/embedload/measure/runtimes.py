@@ -319,8 +319,8 @@ def bindings(model_path: str | None, device: str) -> str:
 GC_ON = "import gc\ngc.enable()"
 
 # The sample's interpreter, once its figure is printed, skips its own teardown: freeing torch and the
-# model took 1.2-1.7 s of wall time per sample here (0.07 s with this), never timed but paid by every
-# run. Registered first in the untimed setup, so it runs after every other atexit handler; an
+# model is never timed but paid by every run, and costs more than the rest of a sample's epilogue
+# (docs/measurements.md, "Figures behind the code's choices"). Registered first in the untimed setup, so it runs after every other atexit handler; an
 # uncaught exception still exits 1 (sys.last_value is set when the interpreter prints it).
 QUICK_EXIT = (
     "import atexit as _el_atexit, os as _el_os, sys as _el_sys\n"

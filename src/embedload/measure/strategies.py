@@ -38,10 +38,10 @@ from embedload.measure.runtimes import Runtime
 
 SERVICE = "service"
 
-#: The foreground task: pure-Python work holding the GIL, as request handling does, in chunks of
-#: ~45 ms here, run back to back for a window of FOREGROUND_SECONDS; its figure is the median
-#: chunk (robust to this VM's jitter, ±25% on a single 0.45 s run). Defined once; the strategy
-#: probe runs it, the docs quote it.
+#: The foreground task: pure-Python work holding the GIL, as request handling does, in short chunks
+#: run back to back for a window of FOREGROUND_SECONDS; its figure is the median chunk, which a
+#: single long run's jitter does not move (docs/measurements.md has both spreads). Defined once; the
+#: strategy probe runs it, the docs quote it.
 FOREGROUND_SECONDS = 2.0
 FOREGROUND_SOURCE = """\
 def _el_foreground_chunk():

@@ -109,7 +109,7 @@ def hub_cache_dir() -> Path:
 def _hub_snapshot(hub_id: str, cache: Path) -> Path | None:
     """The snapshot huggingface_hub itself would load offline (``refs/main``), if the cache has it."""
     if not (cache / ("models--" + hub_id.replace("/", "--"))).is_dir():
-        return None  # not in the cache (huggingface_hub's layout): no need to import it (0.25 s here)
+        return None  # not in the cache (huggingface_hub's layout): no need to import it (docs/measurements.md)
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 

@@ -56,7 +56,7 @@ def render_text(report: Report) -> str:
         out += ["", f"📋 Summary ({row.cache.upper()} START)", f"   Model: {row.model}", f"   Runtime: {row.runtime_label}"]
         ns = {s.n for s in row.timings.values() if s.n}
         if ns:
-            out.append(f"   Samples: {'/'.join(str(n) for n in sorted(ns))} fresh processes per stage")
+            out.append(f"   Samples: {'/'.join(str(n) for n in sorted(ns))} fresh processes, each one sample of every stage")
         out += ["", "⏱️  Timing Breakdown (median ± half IQR)", THIN]
         for stage in ("total", "import", "init", "first_encode"):
             stat = row.timings.get(stage)

@@ -239,8 +239,8 @@ class Samples:
         """``check()``'s value for ``key``, computed by the first figure that asks in this run and kept in
         the folder; a :class:`NotAvailable` it raised is kept and raised again. asv forks every figure
         from the same process, so nothing an earlier figure computed is in memory: without this, each
-        figure would pay the check again (resolving a model imported huggingface_hub: 0.25 s a figure
-        here)."""
+        figure would pay the check again (resolving a model imports huggingface_hub; docs/measurements.md
+        has what that cost)."""
         path = self._path(key, "checked.json")
         if path.is_file():
             found = json.loads(path.read_text())
