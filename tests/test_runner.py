@@ -205,7 +205,7 @@ def test_embedloads_own_gate_job_fails_a_planted_slowdown_on_a_clean_runner(worl
     remote, work = _embedload_remote(snapshot, tmp_path)
     # a pull request that plants a slower import stage: make gate exits 1 (make's own 2 for a failed command)
     _git(work, "checkout", "-q", "-b", "slow")
-    child = work / "src" / "embedload" / "_probe_child.py"
+    child = work / "src" / "embedload" / "measure" / "_probe_child.py"
     assert child.read_text().count(PLANT[0]) == 1
     child.write_text(child.read_text().replace(*PLANT))
     slow = _commit(work, "a planted slowdown")
