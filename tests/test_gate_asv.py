@@ -220,7 +220,7 @@ def test_a_corrupt_machine_json_says_so_not_run_asv(results):
 @pytest.mark.parametrize("command", ["gate", "profile"])
 def test_a_malformed_profile_baseline_is_exit_2(results, tmp_path, runs, expected, command):
     bad = tmp_path / "base.json"
-    bad.write_text(json.dumps({"schema": "embedload.commands.profile/1", "runs": runs}))
+    bad.write_text(json.dumps({"schema": "embedload.profile/1", "runs": runs}))
     if command == "gate":
         code, _, err = run_gate("--commit", COMMITS[1], "--baseline", str(bad))
     else:

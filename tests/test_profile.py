@@ -41,7 +41,7 @@ def test_report_has_the_seed_layout_and_progress(saved):
 def test_output_is_a_profile_document(saved):
     folder, _out = saved
     doc = json.loads((folder / "base.json").read_text())
-    assert doc["schema"] == "embedload.commands.profile/1"
+    assert doc["schema"] == "embedload.profile/1"
     assert len(doc["runs"]) == 2 and all(r["cache"] == "warm" for r in doc["runs"])
     assert doc["versions"]["torch"]
 

@@ -341,7 +341,7 @@ def load_baseline_file(path: Path, results_dir: Path | None) -> tuple[list[Measu
         return measurements, f"{path.name} (asv, {commit[:8]})"
     raise ResultsError(
         f"baseline {path} is neither an asv results file (commit_hash, results) nor an "
-        f"`embedload profile --save-runs` file (schema embedload.commands.profile/1)"
+        f"`embedload profile --save-runs` file (schema embedload.profile/1)"
     )
 
 

@@ -38,7 +38,7 @@ from embedload.base.units import format_seconds
 from embedload.measure.probe import ProbeError, run_probe
 from embedload.measure.runtime_folders import cosine
 
-SCHEMA = "embedload.measure.deferral/1"
+SCHEMA = "embedload.deferral/1"
 #: One-sided false-alarm rate of a `win` (per arm).
 ALPHA = 0.05
 #: A deferred run's first vector matches the load's as is at least this well (cosine).

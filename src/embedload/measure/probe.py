@@ -5,7 +5,7 @@ folder, so nothing of ours or of the caller's working directory is importable in
 ``HF_HUB_OFFLINE=1``: a measurement never waits on the network. A child that fails or outlives
 its timeout raises :class:`ProbeError` with its stderr; it never yields a number.
 
-Result (``schema: embedload.measure.probe/1``), all times in seconds and memory in bytes::
+Result (``schema: embedload.probe/1``), all times in seconds and memory in bytes::
 
     stages.<import|init|first_encode|total>.{seconds, peak_rss, peak_increase, rss_before, rss_after}
     rss_start, rss_end, rss_growth        RSS before the first import, after first_encode, and growth
@@ -42,7 +42,7 @@ from embedload.measure.runtimes import (
 )
 from embedload.models.registry import ModelError, ResolvedModel, check_weight_files
 
-SCHEMA = "embedload.measure.probe/1"
+SCHEMA = "embedload.probe/1"
 DEFAULT_TIMEOUT = 300.0
 STEADY_RUNS = 5
 _CHILD_SOURCE = Path(__file__).with_name("_probe_child.py")

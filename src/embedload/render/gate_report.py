@@ -228,7 +228,7 @@ def _compared_value(v, unit, status: str = "", side: str = "") -> str:
 def report_to_dict(report: Report) -> dict:
     """The JSON format; its schema is docs/gate-report.schema.json."""
     return {
-        "schema": "embedload.judge.gate/2",
+        "schema": "embedload.gate/2",
         "verdict": report.verdict,
         "exit_code": report.exit_code,
         "problems": report.problems,

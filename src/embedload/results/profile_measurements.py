@@ -1,6 +1,6 @@
 """Saved profiles and probe runs as measurements: the results layer of ``embedload profile``.
 
-A profile file (``schema: embedload.commands.profile/1``) holds the probe runs of one ``embedload profile``.
+A profile file (``schema: embedload.profile/1``) holds the probe runs of one ``embedload profile``.
 Its runs become :class:`~embedload.results.asv_results.Measurement` lists named after the suite's benchmarks
 (the catalog's), so the report, the targets and the regression rule are the gate's, and a saved
 profile can be a gate baseline.
@@ -25,7 +25,7 @@ from embedload.base.catalog import (
 from embedload.measure.probe import run_figures
 from embedload.results.asv_results import Measurement, ResultsError, is_finite_number
 
-SCHEMA = "embedload.commands.profile/1"
+SCHEMA = "embedload.profile/1"
 
 
 def measurements_from_runs(runs: list[dict]) -> list[Measurement]:

@@ -27,22 +27,26 @@ The names start with an underscore where asv would otherwise collect a base clas
 """
 
 from embedload.base.children import OFFLINE_ENV
-from embedload.suite import harness
+
+# asv hashes the source of each benchmark's setup and setup_cache into its version, and drops a
+# result of another version from `asv publish` and `asv compare`: these methods keep the text they
+# were measured with (`common.`), so the history stays one series.
+from embedload.suite import harness as common
 
 
 class _FromSamples:
     env = OFFLINE_ENV
-    timeout = harness.TIMEOUT
-    setup_cache = staticmethod(harness.load_samples)
+    timeout = common.TIMEOUT
+    setup_cache = staticmethod(common.load_samples)
     param_names = ["model", "runtime", "cache"]
 
     def setup(self, samples, model, runtime, cache):
-        self.key = harness.load_key(model, runtime, cache)
-        with harness.recorded(self, (model, runtime, cache)):
-            self.checked = harness.checked(samples, self.key, lambda: harness.check_load(model, runtime, cache))
+        self.key = common.load_key(model, runtime, cache)
+        with common.recorded(self, (model, runtime, cache)):
+            self.checked = common.checked(samples, self.key, lambda: common.check_load(model, runtime, cache))
 
     def _take(self, samples, figure):
-        return samples.take(self.key, figure, harness.benchmark_class_name(self))
+        return samples.take(self.key, figure, common.benchmark_class_name(self))
 
 
 class Stages(_FromSamples):
@@ -107,8 +111,8 @@ class Check(_FromSamples):
     def setup(self, samples, model, runtime, cache):
         super().setup(samples, model, runtime, cache)
         if self.checked["reference"]:
-            with harness.recorded(self, (model, runtime, cache)):
-                raise harness.NotAvailable("st-torch is the reference the other runtimes' vectors are checked against")
+            with common.recorded(self, (model, runtime, cache)):
+                raise common.NotAvailable("st-torch is the reference the other runtimes' vectors are checked against")
 
     def track_vector_cosine(self, samples, model, runtime, cache):
         return self._take(samples, "vector_cosine")
@@ -121,13 +125,13 @@ class _FromStrategyRuns(_FromSamples):
     """
 
     param_names = ["model", "runtime", "cache", "strategy"]
-    setup_cache = staticmethod(harness.strategy_samples)
+    setup_cache = staticmethod(common.strategy_samples)
 
     def setup(self, samples, model, runtime, cache, strategy):
-        self.key = harness.strategy_key(model, runtime, cache, strategy)
-        with harness.recorded(self, (model, runtime, cache, strategy)):
-            self.checked = harness.checked(samples, self.key,
-                                          lambda: harness.check_strategy_run(model, runtime, cache, strategy))
+        self.key = common.strategy_key(model, runtime, cache, strategy)
+        with common.recorded(self, (model, runtime, cache, strategy)):
+            self.checked = common.checked(samples, self.key,
+                                          lambda: common.check_strategy_run(model, runtime, cache, strategy))
 
 
 class Strategy(_FromStrategyRuns):
@@ -164,8 +168,8 @@ class ServiceMemory(_FromStrategyRuns):
     def setup(self, samples, model, runtime, cache, strategy):
         super().setup(samples, model, runtime, cache, strategy)
         if not self.checked["server"]:
-            with harness.recorded(self, (model, runtime, cache, strategy)):
-                raise harness.NotAvailable(f"{strategy} runs no model server")
+            with common.recorded(self, (model, runtime, cache, strategy)):
+                raise common.NotAvailable(f"{strategy} runs no model server")
 
     def track_server_rss(self, samples, model, runtime, cache, strategy):
         return self._take(samples, "server_rss")
