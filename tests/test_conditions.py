@@ -104,7 +104,7 @@ def test_a_pass_from_a_disturbed_run_says_so_in_every_format():
     document = json.loads(render_json(report))
     assert document["conditions"]["disturbed"] is True
     assert {(b["side"], b["disturbed"]) for b in document["conditions"]["benchmarks"]} == {("current", True), ("baseline", False)}
-    skipped = ET.fromstring(render_junit(report)).findall(".//testsuite[@name='embedload.measure.conditions']/testcase/skipped")
+    skipped = ET.fromstring(render_junit(report)).findall(".//testsuite[@name='embedload.conditions']/testcase/skipped")
     assert len(skipped) == 4
 
     quiet = _evaluate(_with_conditions(_suite_measurements(), 0.02), baseline=base, baseline_name="b")

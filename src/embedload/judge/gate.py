@@ -334,7 +334,7 @@ def load_baseline_file(path: Path, results_dir: Path | None) -> tuple[list[Measu
         raise ResultsError(f"cannot read baseline {path}: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"baseline {path} is not valid JSON ({exc}); pass an asv results file or an `embedload profile --save-runs` file") from None
-    if isinstance(data, dict) and str(data.get("schema", "")).startswith("embedload.commands.profile/"):
+    if isinstance(data, dict) and str(data.get("schema", "")).startswith("embedload.profile/"):
         return measurements_from_profile(data, path), f"{path.name} (profile)"
     if isinstance(data, dict) and "results" in data and "commit_hash" in data:
         measurements, commit = measurements_from_results_file(path, results_dir)

@@ -299,7 +299,7 @@ def render_junit(report: Report) -> str:
             else:
                 ET.SubElement(tc, "system-out").text = message
 
-    suite("embedload.judge.targets", [
+    suite("embedload.targets", [
         (f"targets.{c.row}", f"{c.metric} <= {c.target:g} {c.unit}",
          "pass" if c.passed else "failure" if c.gated else "skipped",
          f"{c.label}: measured {c.value:.4g} {c.unit}, target {c.target:g} {c.unit}"
@@ -311,7 +311,7 @@ def render_junit(report: Report) -> str:
         ("benchmarks", m.label, "error" if m.status == "failed" else "skipped", m.reason)
         for m in report.not_measured
     ] + [("gate", "can judge", "error", p) for p in report.problems])
-    suite("embedload.measure.conditions", [
+    suite("embedload.conditions", [
         (f"conditions.{side}", label, "skipped" if c.disturbed else "pass", c.describe())
         for side, label, c in report.conditions
     ])
