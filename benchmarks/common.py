@@ -5,11 +5,12 @@ embedload of the commit it measures: the suite measures commits from the first o
 per sample on (docs/asv.md, "The suite's harness, and which commits it measures").
 """
 
+import importlib.util
 from pathlib import Path
 
-try:
+if importlib.util.find_spec("embedload.base") is not None:
     from embedload.suite import classes, harness
-except ImportError:
+else:
     # The same suite before embedload took a package per layer: its two modules sat at the top.
     from embedload import harness
     from embedload import suite as classes
