@@ -106,7 +106,7 @@ stop() {
 }
 cleanup() {
     local status=$?
-    if [ "$KEEP" = 0 ]; then rm -rf "$W"; fi
+    if [ "$KEEP" = 0 ]; then rm -rf "$W"; else rm -rf "$W/tmp"; fi
     exit "$status"
 }
 trap cleanup EXIT
@@ -114,6 +114,11 @@ trap 'stop 130' INT
 trap 'stop 143' TERM
 
 APP=$W/app
+# Every temporary file of the run goes into the run's folder and goes with it: `import
+# sentence_transformers` creates torch's compile cache, $TMPDIR/torchinductor_$USER, in whichever
+# process gets that far before a stop (it did, once, in the middle of the first profile).
+export TMPDIR=$W/tmp
+mkdir -p "$TMPDIR"
 # asv's machine file goes to $W/home, not to your ~/.asv-machine.json; caches stay where they are.
 export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$HOME/.cache}
 ASV_HOME=$W/home

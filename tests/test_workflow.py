@@ -80,7 +80,12 @@ def test_the_tutorial_leaves_no_temporary_folder(tiny_model, tmp_path, monkeypat
     for line in proc.stdout:  # stop it in the middle of its first profile
         if "embedload profile" in line:
             break
-    time.sleep(3)
+    # ... once a measured child has imported sentence_transformers, which creates torch's cache
+    # folder under $TMPDIR (left in our folder once, when a stop came that late).
+    deadline = time.monotonic() + 300
+    while not any(tmp_path.rglob("torchinductor_*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert any(tmp_path.rglob("torchinductor_*")), "no child imported sentence_transformers in 300 s"
     proc.terminate()
     proc.communicate(timeout=60)
     assert proc.returncode == 143
