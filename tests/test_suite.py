@@ -239,17 +239,20 @@ SPREAD_SUITE = textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_asv_spreads_the_rounds_over_time_and_keeps_every_sample(tmp_path):
+@pytest.mark.parametrize("launch", ["spawn", "forkserver"])
+def test_asv_spreads_the_rounds_over_time_and_keeps_every_sample(tmp_path, launch):
     """Real asv, -a rounds=3: each combination is measured once a round, the rounds of the two
     combinations alternate in time, and each figure keeps 3 x SAMPLES_PER_ROUND samples, sample i of
-    every figure from the same interpreter."""
+    every figure from the same interpreter; whether asv starts each figure as a new interpreter
+    (spawn, its default) or as a fork (forkserver, embedload's asv.conf.json)."""
     from foreign_suite import ForeignSuite
 
     suite = ForeignSuite(tmp_path / "app")
     (suite.root / "benchmarks" / "bench_foreign.py").write_text(SPREAD_SUITE)
     log = tmp_path / "rounds.log"
     out = suite.asv("run", "--machine", suite.machine, "-E", f"existing:{sys.executable}", "--set-commit-hash",
-                    suite.commits[-1], "--record-samples", "-a", "rounds=3", ROUNDS_LOG=str(log))
+                    suite.commits[-1], "--record-samples", "-a", "rounds=3", "--launch-method", launch,
+                    ROUNDS_LOG=str(log))
     assert out.returncode == 0, out.stdout + out.stderr
     assert log.read_text().split() == ["warm", "cold"] * 3  # asv's params in order, once a round each
     (path,) = [p for p in (suite.root / "results" / suite.machine).glob("*.json") if p.name != "machine.json"]
@@ -331,6 +334,18 @@ def test_asv_check_passes():
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "No problems found" in out.stdout
+
+
+@pytest.mark.parametrize("conf", ["asv.conf.json", "asv.runtimes.conf.json"])
+def test_asv_forks_each_figure_and_installs_a_commit_with_one_pip(conf):
+    """A round's figures other than the first only read its samples: each is a fork of the process that
+    imported the suite, not a new interpreter; a switch of commit runs one pip, not an uninstall too."""
+    from asv.config import Config
+
+    config = Config.load(str(REPO / conf))
+    assert config.launch_method == "forkserver"
+    assert config.uninstall_command == []
+    assert config.install_command == ["in-dir={env_dir} python -m pip install --no-deps --force-reinstall {wheel_file}"]
 
 
 @pytest.mark.parametrize("conf", ["asv.conf.json", "asv.runtimes.conf.json"])

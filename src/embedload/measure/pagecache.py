@@ -103,8 +103,8 @@ def evict(paths) -> None:
             os.close(fd)
 
 
-def read_into_cache(paths) -> dict:
-    """Read every file once so its pages are in the page cache (what "warm" means); residency after."""
+def read_into_cache(paths) -> None:
+    """Read every file once so its pages are in the page cache (what "warm" means)."""
     for path in paths:
         try:
             with open(path, "rb", buffering=0) as f:
@@ -112,7 +112,6 @@ def read_into_cache(paths) -> dict:
                     pass
         except OSError:
             continue
-    return residency(paths)
 
 
 def check_can_drop_caches() -> None:
