@@ -71,6 +71,14 @@ def test_report_counts_detections_and_false_alarms(tmp_path, capsys):
     assert aa.split()[1:5] == ["2", "1", "1", "0"]  # trials, gate flagged, import flagged, total flagged
     assert p20.split()[1:5] == ["2", "2", "2", "1"]
     assert "2 set(s) of 3 commits; a set took 10.0 min (median)" in out
+    # --workdir after the command, as the docstring and docs/gate.md write it, names the same folder
+    assert validate_gate.main(["report", "--workdir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == out
+    assert validate_gate.main(["--workdir", str(tmp_path / "elsewhere"), "report", "--workdir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == out
+    assert validate_gate.main(["report", "--workdir", str(tmp_path / "elsewhere")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no trials in" in err and "elsewhere" in err
 
 
 def test_a_sigterm_ends_it_with_one_line_and_143(monkeypatch, capsys):

@@ -4,8 +4,8 @@
     tools/validate_gate.py run [--sets 10] [--sizes 0,0.05,0.1,0.2] [--bench REGEX] [--workdir DIR]
     tools/validate_gate.py report [--workdir DIR] [--format text|markdown]
 
-A *set* is one ``asv run`` with the gate's own settings (``-a rounds=10``, rounds
-interleaved across commits, samples recorded), as ``make gate`` runs ``asv continuous``, over
+A *set* is one ``asv run`` with the gate's own settings (``-a rounds=10``, the suite's
+``GATE_ROUNDS``; rounds interleaved across commits, samples recorded), as ``make gate`` runs it, over
 1 + len(sizes) commits of a scratch clone: the baseline A (this repository's HEAD) and one
 candidate per size, each an empty commit on top of A, so that every commit measures A's code.
 A candidate of size F carries a planted slowdown, keyed on its commit (asv's ``ASV_COMMIT``):
@@ -179,6 +179,7 @@ def cmd_run(args) -> int:
     from embedload.base.children import raise_on_sigterm, run_child
     from embedload.results.asv_config import asv_env_python
     from embedload.results.asv_results import default_machine
+    from embedload.suite.harness import GATE_ROUNDS
 
     raise_on_sigterm()  # a SIGTERM unwinds through the finally below, which takes the plant out
 
@@ -214,7 +215,7 @@ def cmd_run(args) -> int:
               f"total {medians['total']:.3f} s) ...", flush=True)
         try:  # in its own process group, ended with this script whatever happens
             proc = run_child(
-                [sys.executable, "-m", "asv", "--config", str(conf), "run", "-a", "rounds=10", "--record-samples", "--interleave-rounds",
+                [sys.executable, "-m", "asv", "--config", str(conf), "run", "-a", f"rounds={GATE_ROUNDS}", "--record-samples", "--interleave-rounds",
                  "--bench", args.bench, f"HASHFILE:{workdir / 'hashes.txt'}"],
                 cwd=str(workdir), env=env, timeout=None,
             )
@@ -256,7 +257,12 @@ def _median(trials: list[dict], name: str, key: str) -> float:
 
 
 def cmd_report(args) -> int:
-    trials = [json.loads(line) for line in (Path(args.workdir) / "trials.jsonl").read_text().splitlines()]
+    path = Path(args.workdir) / "trials.jsonl"
+    if not path.is_file():
+        print(f"validate_gate: no trials in {args.workdir} ({path.name} is missing): run `tools/validate_gate.py "
+              f"--workdir {args.workdir} run` first, or name the folder that holds them with --workdir", file=sys.stderr)
+        return 2
+    trials = [json.loads(line) for line in path.read_text().splitlines()]
     sizes = sorted({t["size"] for t in trials})
     rows = []
     for size in sizes:
@@ -286,16 +292,19 @@ def cmd_report(args) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", default="/tmp/embedload-gate-validation",
-                        help="scratch clone, results and trials (default: %(default)s)")
+    workdir_help = "scratch clone, results and trials (default: /tmp/embedload-gate-validation)"
+    parser.add_argument("--workdir", default="/tmp/embedload-gate-validation", help=workdir_help)
+    # --workdir also after the command, as the docstring writes it; there it overrides the one before
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--workdir", default=argparse.SUPPRESS, help=workdir_help)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="measure sets of baseline + planted candidates and judge each pair")
+    p = sub.add_parser("run", parents=[after], help="measure sets of baseline + planted candidates and judge each pair")
     p.add_argument("--sets", type=int, default=10, help="sets to add to the workdir's trials (default: %(default)s)")
     p.add_argument("--sizes", default="0,0.05,0.1,0.2",
                    help="planted slowdowns, one candidate commit each; 0 is an A/A pair (default: %(default)s)")
     p.add_argument("--bench", default=DEFAULT_BENCH, help="asv --bench regex (default: import and total, warm)")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("report", help="the detection table from the workdir's trials")
+    p = sub.add_parser("report", parents=[after], help="the detection table from the workdir's trials")
     p.add_argument("--format", choices=("text", "markdown"), default="text")
     p.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
