@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from embedload.measure import pagecache
+from embedload.measure import pagecache, pages
 from embedload.measure.probe import run_probe
 from embedload.models.registry import resolve_model
 
@@ -23,9 +23,9 @@ def _fadvise_works(folder):
     probe.write_bytes(os.urandom(1 << 20))
     os.sync()
     _warm([probe])
-    before = pagecache.residency([str(probe)])["fraction"]
-    pagecache.evict([str(probe)])
-    after = pagecache.residency([str(probe)])["fraction"]
+    before = pages.residency([str(probe)])["fraction"]
+    pages.evict([str(probe)])
+    after = pages.residency([str(probe)])["fraction"]
     probe.unlink()
     return before > 0.5 and after < 0.1
 
@@ -36,16 +36,36 @@ def test_evicting_a_model_folder_drops_its_residency(tiny_model, tmp_path):
     files = pagecache.model_files(str(tiny_model))
     assert len(files) >= 5
     _warm(files)
-    warm = pagecache.residency(files)
+    warm = pages.residency(files)
     assert warm["fraction"] > 0.9 and warm["total_bytes"] > 10_000
-    pagecache.evict(files)
-    cold = pagecache.residency(files)
+    pages.evict(files)
+    cold = pages.residency(files)
     assert cold["fraction"] <= 0.01
     assert cold["total_bytes"] == warm["total_bytes"] and cold["files"] == len(files)
 
 
+def test_reading_in_makes_evicted_files_resident_again(tiny_model):
+    """What ``cache=warm`` rests on: after read_into_cache (announced, then read), every byte is resident."""
+    if not _fadvise_works(tiny_model.parent):
+        pytest.skip(f"the filesystem under {tiny_model.parent} ignores posix_fadvise(DONTNEED) (e.g. tmpfs)")
+    files = pagecache.model_files(str(tiny_model))
+    pages.evict(files)
+    assert pages.residency(files)["fraction"] <= 0.01
+    pages.read_into_cache(files + [str(tiny_model / "gone")])  # a missing file is passed over
+    assert pages.residency(files)["fraction"] > 0.99
+
+
+def test_the_eviction_helper_loads_only_the_standard_library_and_its_own_modules():
+    """The helper starts inside every cold sample: it must not pull in the suite's configuration or runtimes."""
+    code = ("import sys; before = set(sys.modules); import embedload.measure.evict; "
+            "print(' '.join(sorted(m for m in set(sys.modules) - before if m.startswith('embedload'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == ["embedload", "embedload.base", "embedload.base.reasons", "embedload.measure",
+                      "embedload.measure.evict", "embedload.measure.pages"]
+
+
 def test_residency_of_missing_files_is_counted_not_crashing(tmp_path):
-    found = pagecache.residency([str(tmp_path / "gone")])
+    found = pages.residency([str(tmp_path / "gone")])
     assert found["missing_files"] == 1 and found["total_bytes"] == 0
 
 
@@ -130,7 +150,7 @@ def test_a_file_the_harness_holds_is_reported_by_name(tmp_path):
     big = _pinned_file(tmp_path)
     with open(big, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as held:
         sum(held[i] for i in range(0, len(held), mmap.PAGESIZE))
-        found = pagecache.evict_until_cold([str(big)])
+        found = pages.evict_until_cold([str(big)])
     assert found["fraction"] > 0.9  # really resident, and said so
     assert found["harness_bytes"] > 7e6 and found["harness_files"] == [os.path.realpath(big)]
     assert found["fraction_outside_harness"] == 0 and found["cold"] is True

@@ -1,7 +1,7 @@
 """The eviction helper a cold sample spawns right before its timed code: evict, check, record.
 
 ``python -m embedload.measure.evict evict LIST_FILE`` evicts the listed files
-(:func:`embedload.measure.pagecache.evict_until_cold`) and exits 3, so that no number is recorded,
+(:func:`embedload.measure.pages.evict_until_cold`) and exits 3, so that no number is recorded,
 when more than 1% of their bytes stay resident. ``residency LIST_FILE`` prints what is resident.
 """
 
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from embedload.base.reasons import REASONS_SUBDIR, file_stem
-from embedload.measure.pagecache import evict_until_cold, residency
+from embedload.measure.pages import evict_until_cold, residency
 
 
 def _record(label: str, found: dict) -> None:

@@ -1,7 +1,7 @@
 """Cold start without root: evict exactly the files a stage reads, and prove they are gone.
 
-- :func:`evict` drops a file's pages from the page cache with ``posix_fadvise(DONTNEED)``.
-- :func:`residency` measures how many of its bytes are still in memory with ``mincore`` (ctypes).
+- :mod:`embedload.measure.pages` evicts files (``posix_fadvise(DONTNEED)``), measures how many of
+  their bytes are still in memory (``mincore``), and reads them in.
 - :func:`stage_files` finds which files each stage reads, from the import itself: a warm child
   runs the stages and lists, after each one, every loaded module file (source and bytecode)
   and every file mapped into the process (shared libraries). A stage's set is what appeared
@@ -17,12 +17,8 @@ residency check catches both. Filesystem metadata (directory entries, inodes) st
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import hashlib
 import json
-import mmap
 import os
 import sys
 import tempfile
@@ -31,87 +27,8 @@ from pathlib import Path
 from embedload.base.catalog import PARTS
 from embedload.base.children import ChildTimeout, child_environ, describe_exit, run_child
 from embedload.base.config import UsageError
+from embedload.measure.pages import read_into_cache
 from embedload.measure.runtimes import bindings
-
-#: A sample is cold only when at most this fraction of its files' bytes is resident.
-COLD_MAX_RESIDENT = 0.01
-EVICT_ATTEMPTS = 3
-
-_PAGE = mmap.PAGESIZE
-
-
-@functools.cache
-def _libc():
-    """libc with the signatures of mmap, munmap and mincore (residency is read with mincore)."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
-    return libc
-
-
-def file_residency(path: str) -> tuple[int, int]:
-    """(resident bytes, size) of one file, from mincore on a fresh read-only mapping."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        if size == 0:
-            return 0, 0
-        libc = _libc()
-        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
-        if addr in (None, ctypes.c_void_p(-1).value):
-            raise OSError(ctypes.get_errno(), f"mmap failed for {path}")
-        try:
-            pages = (size + _PAGE - 1) // _PAGE
-            vec = (ctypes.c_ubyte * pages)()
-            if libc.mincore(addr, size, vec) != 0:
-                raise OSError(ctypes.get_errno(), f"mincore failed for {path}")
-            resident = sum(1 for b in vec if b & 1)
-        finally:
-            libc.munmap(addr, size)
-        return min(resident * _PAGE, size), size
-    finally:
-        os.close(fd)
-
-
-def residency(paths) -> dict:
-    """Resident and total bytes over ``paths`` (missing files are skipped and counted)."""
-    resident = total = missing = 0
-    for path in paths:
-        try:
-            r, s = file_residency(path)
-        except OSError:
-            missing += 1
-            continue
-        resident += r
-        total += s
-    return {"resident_bytes": resident, "total_bytes": total, "files": len(paths) - missing,
-            "missing_files": missing, "fraction": resident / total if total else 0.0}
-
-
-def evict(paths) -> None:
-    """Ask the kernel to drop each file's cached pages (no root needed)."""
-    for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
-
-
-def read_into_cache(paths) -> None:
-    """Read every file once so its pages are in the page cache (what "warm" means)."""
-    for path in paths:
-        try:
-            with open(path, "rb", buffering=0) as f:
-                while f.read(1 << 20):
-                    pass
-        except OSError:
-            continue
 
 
 def check_can_drop_caches() -> None:
@@ -119,77 +36,6 @@ def check_can_drop_caches() -> None:
     if not os.access("/proc/sys/vm/drop_caches", os.W_OK):
         raise UsageError("--drop-caches needs root (it writes /proc/sys/vm/drop_caches); run as root, or leave it out: "
                          "--cold-start alone evicts the load's own files without root")
-
-
-def drop_system_caches() -> None:
-    """The system-wide drop (``echo 1 > /proc/sys/vm/drop_caches``); needs root."""
-    os.sync()
-    try:
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("1")
-    except OSError as exc:
-        raise PermissionError(
-            f"cannot write /proc/sys/vm/drop_caches ({exc.strerror}): the system-wide drop needs root "
-            f"and a writable /proc/sys; without --drop-caches the rootless per-file eviction is used"
-        ) from None
-
-
-def harness_pids() -> list[int]:
-    """This process and its ancestors: the measuring harness (helper, measured child, runner...)."""
-    pids, pid = [], os.getpid()
-    while pid > 1 and len(pids) < 64:
-        pids.append(pid)
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                pid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-    return pids
-
-
-def mapped_files(pids) -> set[str]:
-    """Files mapped into any of ``pids`` (their pages cannot be evicted while mapped)."""
-    found = set()
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/maps") as maps:
-                for line in maps:
-                    parts = line.split(None, 5)
-                    if len(parts) == 6 and parts[5].startswith("/"):
-                        found.add(os.path.realpath(parts[5].strip()))
-        except OSError:
-            continue
-    return found
-
-
-def evict_until_cold(paths, *, drop_caches: bool = False) -> dict:
-    """Evict (up to three tries) and return the residency found.
-
-    Files mapped by the measuring harness itself (this process and its ancestors) cannot be
-    evicted by anyone while it runs; their resident bytes are reported as ``harness_bytes`` and
-    by name, and the 1% rule (``cold``) applies to the rest: ``fraction`` counts everything,
-    ``fraction_outside_harness`` what the rule judges. A file held by any *other* process still
-    counts against the rule, so a busy machine gives "not cold", never a false cold number.
-    """
-    paths = list(paths)
-    held = mapped_files(harness_pids()) & set(paths)
-    found = {}
-    for attempt in range(1, EVICT_ATTEMPTS + 1):
-        if drop_caches:
-            drop_system_caches()
-        evict(paths)
-        found = residency(paths)
-        harness = residency(sorted(held))
-        found["harness_bytes"] = harness["resident_bytes"]
-        found["harness_files"] = sorted(held)
-        outside = found["resident_bytes"] - harness["resident_bytes"]
-        found["fraction_outside_harness"] = outside / found["total_bytes"] if found["total_bytes"] else 0.0
-        found["attempts"] = attempt
-        if found["fraction_outside_harness"] <= COLD_MAX_RESIDENT:
-            break
-    found["cold"] = found["fraction_outside_harness"] <= COLD_MAX_RESIDENT
-    found["method"] = "drop_caches+fadvise" if drop_caches else "fadvise"
-    return found
 
 
 # --- which files a stage reads ------------------------------------------------------------------
