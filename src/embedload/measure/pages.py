@@ -79,17 +79,22 @@ def residency(paths) -> dict:
             "missing_files": missing, "fraction": resident / total if total else 0.0}
 
 
-def evict(paths) -> None:
-    """Ask the kernel to drop each file's cached pages (no root needed)."""
+def _advise(paths, advice: int) -> None:
+    """``posix_fadvise(advice)`` on the whole of each file; a file that cannot be opened is passed over."""
     for path in paths:
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:
             continue
         try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.posix_fadvise(fd, 0, 0, advice)
         finally:
             os.close(fd)
+
+
+def evict(paths) -> None:
+    """Ask the kernel to drop each file's cached pages (no root needed)."""
+    _advise(paths, os.POSIX_FADV_DONTNEED)
 
 
 def read_into_cache(paths) -> None:
@@ -99,15 +104,8 @@ def read_into_cache(paths) -> None:
     of them at once, and the reading below mostly copies pages that are already there
     (docs/measurements.md has what it saved after a cold sample).
     """
-    for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-        finally:
-            os.close(fd)
+    paths = list(paths)
+    _advise(paths, os.POSIX_FADV_WILLNEED)
     for path in paths:
         try:
             with open(path, "rb", buffering=0) as f:
